@@ -127,12 +127,13 @@ def check_int(name, value, minimum):
     return int(value)
 
 
-def check_float(name, value):
+def check_float(name, value, positive=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-        math.isfinite(value) and value >= 0
+        math.isfinite(value) and (value > 0 if positive else value >= 0)
     ):
         raise ValueError(
-            f"Invalid value received for argument {name}. Expected a finite float >= 0. "
+            f"Invalid value received for argument {name}. Expected a finite float "
+            f"{'> 0' if positive else '>= 0'}. "
             f"Received: {name}={value!r}"
         )
     return float(value)

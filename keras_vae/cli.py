@@ -142,6 +142,8 @@ def _parser():
     train.add_argument("--kl-warmup-steps", type=int, help="default 0")
     train.add_argument("--free-bits", type=float, help="nats per latent dim; default 0")
     train.add_argument("--learning-rate", type=float, help="default 1e-3")
+    train.add_argument("--lr-schedule", choices=["constant", "cosine"],
+                       help="cosine: decay the learning rate to 0 over the run; default constant")
     train.add_argument("--seed", type=int, help="default 0")
     train.add_argument("--preset", choices=sorted(PRESETS),
                        help="a complete model + training configuration; flags override it")

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import callbacks as vae_callbacks
-from keras_vae import checks, data, distribute, files, presets, visualize
+from keras_vae import checks, data, distribute, files, optimizers, presets, visualize
 from keras_vae.model import VAE
 
 
@@ -42,6 +42,7 @@ class TrainConfig:
     kl_warmup_steps: int = 0
     free_bits: float = 0.0
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     seed: int = 0
     max_skipped_updates: int = 25
     images: bool = True
@@ -65,6 +66,7 @@ class TrainConfig:
                 "Invalid value received for argument learning_rate. Expected a float > 0. "
                 f"Received: learning_rate={self.learning_rate!r}"
             )
+        checks.check_choice("lr_schedule", self.lr_schedule, optimizers.SCHEDULES)
         checks.check_choice("precision", self.precision, PRECISIONS)
         checks.check_choice("jit_compile", self.jit_compile, ("auto", "on", "off"))
         checks.check_choice("strategy", self.strategy, distribute.STRATEGIES)
@@ -122,8 +124,9 @@ def train(config, extra_callbacks=(), strategy=None):
     initial_epoch = _check_run_dir(run_dir, config.overwrite)
     keras.utils.set_random_seed(config.seed)
     train_ds, val_ds, image_shape = _datasets(config)
+    steps = _steps_per_epoch(train_ds) if config.lr_schedule != "constant" else None
     with strategy.scope():
-        model = build_model(config, image_shape)
+        model = build_model(config, image_shape, steps_per_epoch=steps)
 
     os.makedirs(run_dir, exist_ok=True)
     files.write_text(os.path.join(run_dir, "config.json"), _config_json(config, image_shape))
@@ -164,8 +167,12 @@ def train(config, extra_callbacks=(), strategy=None):
     }
 
 
-def build_model(config, image_shape):
-    """A compiled `VAE` for `config` and images of `image_shape` (call in a strategy scope)."""
+def build_model(config, image_shape, steps_per_epoch=None):
+    """A compiled `VAE` for `config` and images of `image_shape` (call in a strategy scope).
+
+    `steps_per_epoch` (global batches per epoch) sets the length of a decaying
+    learning-rate schedule: `config.epochs * steps_per_epoch` optimizer steps.
+    """
     likelihood = config.likelihood or ("bernoulli" if image_shape[-1] == 1 else "gaussian")
     model_args = presets.get(config.preset)["model"] if config.preset else {}
     model = VAE(**{
@@ -176,9 +183,20 @@ def build_model(config, image_shape):
     jit = config.jit_compile
     if jit == "auto":  # XLA was slower than plain TF for this model on CPU (RESULTS.md)
         jit = bool(tf.config.list_physical_devices("GPU"))
-    optimizer = keras.optimizers.Adam(config.learning_rate)
+    decay_steps = config.epochs * steps_per_epoch if steps_per_epoch else None
+    optimizer = optimizers.adam(config.learning_rate, config.lr_schedule, decay_steps)
     model.compile(optimizer=optimizer, jit_compile=jit in (True, "on"))
     return model
+
+
+def _steps_per_epoch(dataset):
+    """Batches per epoch of a finite dataset (one pass over it when tf.data cannot tell)."""
+    count = int(dataset.cardinality())
+    if count == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("Invalid data: the training dataset is infinite; an epoch needs an end.")
+    if count == tf.data.UNKNOWN_CARDINALITY:
+        count = int(dataset.reduce(0, lambda n, _: n + 1))
+    return count
 
 
 def _diverged(failure, checkpoint):

@@ -1,0 +1,30 @@
+"""The optimizer every entry point uses: Adam, with a constant or cosine-decayed rate."""
+
+import keras
+
+from keras_vae import checks
+
+SCHEDULES = ("constant", "cosine")
+
+
+def adam(learning_rate=1e-3, schedule="constant", decay_steps=None):
+    """`keras.optimizers.Adam` at `learning_rate`, constant or decayed to 0 by a cosine.
+
+    Args:
+        learning_rate: the (initial) learning rate, > 0.
+        schedule: `"constant"`, or `"cosine"` (Loshchilov & Hutter's decay, no restarts,
+            from `learning_rate` to 0 over `decay_steps` optimizer steps).
+        decay_steps: length of the cosine decay, usually epochs x steps per epoch.
+
+    Example:
+
+    >>> adam(1e-3, "cosine", decay_steps=100).learning_rate.numpy() > 0
+    True
+    """
+    checks.check_float("learning_rate", learning_rate, positive=True)
+    checks.check_choice("schedule", schedule, SCHEDULES)
+    if schedule == "constant":
+        return keras.optimizers.Adam(learning_rate)
+    checks.check_int("decay_steps", decay_steps, minimum=1)
+    rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
+    return keras.optimizers.Adam(rate)
