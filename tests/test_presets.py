@@ -46,3 +46,14 @@ def test_cli_preset_with_a_flag_overriding_it(tmp_path):
     assert config["beta"] == 0.5 and config["epochs"] == 1
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     assert model.dense_units == 16 and model.beta == 0.5
+
+
+def test_a_run_from_a_preset_takes_its_whole_recipe():
+    from keras_vae import training
+
+    recipe = presets.get("mnist")["train"]
+    config = training.config_for("unused", preset="mnist")
+    assert (config.lr_schedule, config.batch_size, config.epochs, config.binarize) == (
+        recipe["lr_schedule"], recipe["batch_size"], recipe["epochs"], recipe["binarize"]
+    )
+    assert training.config_for("unused", preset="mnist", lr_schedule="constant").lr_schedule == "constant"
