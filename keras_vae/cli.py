@@ -129,21 +129,22 @@ def _parser():
     source.add_argument("--data", help="your own images: a .npz file or a directory of images")
     train.add_argument("--npz-key", default="images", help="array name inside --data FILE.npz")
     train.add_argument("--image-size", type=int, help="resize images to this square size")
-    train.add_argument("--binarize", action="store_true", default=None,
+    train.add_argument("--binarize", action=argparse.BooleanOptionalAction, default=None,
                        help="dynamic binarization: resample binary pixels every epoch "
-                            "(the validation set gets one fixed draw)")
+                            "(the validation set gets one fixed draw); --no-binarize: grey pixels")
     train.add_argument("--num-examples", type=int, help="size of the 'shapes' training set")
     train.add_argument("--epochs", type=int, help="default 10 (or the preset's)")
-    train.add_argument("--batch-size", type=int, help="global batch; default 128")
+    train.add_argument("--batch-size", type=int, help="global batch; default 128 (or the preset's)")
     train.add_argument("--latent-dim", type=int, help="default 16")
     train.add_argument("--likelihood", choices=["bernoulli", "gaussian"],
                        help="default: bernoulli for 1 channel, gaussian for colour")
     train.add_argument("--beta", type=float, help="weight of the KL term; default 1")
     train.add_argument("--kl-warmup-steps", type=int, help="default 0")
     train.add_argument("--free-bits", type=float, help="nats per latent dim; default 0")
-    train.add_argument("--learning-rate", type=float, help="default 1e-3")
+    train.add_argument("--learning-rate", type=float, help="default 1e-3 (or the preset's)")
     train.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                       help="cosine: decay the learning rate to 0 over the run; default constant")
+                       help="cosine: decay the learning rate to 0 over the run; default constant "
+                            "(or the preset's)")
     train.add_argument("--seed", type=int, help="default 0")
     train.add_argument("--preset", choices=sorted(PRESETS),
                        help="a complete model + training configuration; flags override it")

@@ -1,4 +1,4 @@
-"""The optimizer every entry point uses: Adam, with a constant or cosine-decayed rate."""
+"""The optimizer of `training.train`, the CLI and the presets: Adam, constant or cosine-decayed."""
 
 import keras
 
@@ -14,12 +14,14 @@ def adam(learning_rate=1e-3, schedule="constant", decay_steps=None):
         learning_rate: the (initial) learning rate, > 0.
         schedule: `"constant"`, or `"cosine"` (Loshchilov & Hutter's decay, no restarts,
             from `learning_rate` to 0 over `decay_steps` optimizer steps).
-        decay_steps: length of the cosine decay, usually epochs x steps per epoch.
+        decay_steps: length of the cosine decay, usually epochs x steps per epoch. The
+            rate stays at 0 after it (e.g. for the repeated part of an epoch that a
+            mid-epoch resume runs again).
 
     Example:
 
-    >>> adam(1e-3, "cosine", decay_steps=100).learning_rate.numpy() > 0
-    True
+    >>> round(float(adam(1e-3, "cosine", decay_steps=100).learning_rate), 6)
+    0.001
     """
     checks.check_float("learning_rate", learning_rate, positive=True)
     checks.check_choice("schedule", schedule, SCHEDULES)

@@ -9,7 +9,7 @@ tuned with: learning rate and its schedule, batch size, epochs, dynamic binariza
 
 import copy
 
-from keras_vae import optimizers
+from keras_vae import checks, optimizers
 from keras_vae.model import VAE
 
 PRESETS = {
@@ -74,6 +74,8 @@ def build(name, learning_rate=None, steps_per_epoch=None, **overrides):
     2
     """
     preset = get(name)
+    if steps_per_epoch is not None:
+        checks.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
     model = VAE(**{**preset["model"], **overrides})
     train = preset["train"]
     schedule = train.get("lr_schedule", "constant") if steps_per_epoch else "constant"

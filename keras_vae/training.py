@@ -190,12 +190,14 @@ def build_model(config, image_shape, steps_per_epoch=None):
 
 
 def _steps_per_epoch(dataset):
-    """Batches per epoch of a finite dataset (one pass over it when tf.data cannot tell)."""
+    """Batches per epoch, which a decaying learning-rate schedule needs to know in advance."""
     count = int(dataset.cardinality())
-    if count == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("Invalid data: the training dataset is infinite; an epoch needs an end.")
-    if count == tf.data.UNKNOWN_CARDINALITY:
-        count = int(dataset.reduce(0, lambda n, _: n + 1))
+    if count < 1:
+        size = {tf.data.INFINITE_CARDINALITY: "infinite", tf.data.UNKNOWN_CARDINALITY: "unknown"}
+        raise ValueError(
+            f"Invalid data: the training dataset's size is {size.get(count, count)}, so a "
+            "decaying learning rate cannot be spread over the run. Use lr_schedule='constant'."
+        )
     return count
 
 

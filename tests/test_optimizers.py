@@ -5,6 +5,7 @@ import json
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_vae import optimizers, presets, training
 
@@ -70,6 +71,24 @@ def test_training_decays_over_the_whole_run(tmp_path):
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["lr_schedule"] == "cosine"
     assert np.isfinite(result["metrics"]["loss"])
+
+
+@pytest.mark.parametrize(
+    "dataset, size",
+    [
+        (tf.data.Dataset.range(8).filter(lambda i: i % 2 == 0).batch(2), "unknown"),
+        (tf.data.Dataset.range(8).batch(2).repeat(), "infinite"),
+    ],
+)
+def test_a_decay_needs_a_dataset_of_known_size(dataset, size):
+    assert training._steps_per_epoch(tf.data.Dataset.range(8).batch(3)) == 3
+    with pytest.raises(ValueError, match=f"size is {size}.*lr_schedule='constant'"):
+        training._steps_per_epoch(dataset)
+
+
+def test_preset_steps_per_epoch_is_checked():
+    with pytest.raises(ValueError, match="steps_per_epoch=0"):
+        presets.build("mnist", steps_per_epoch=0)
 
 
 def test_unknown_schedule_in_the_config_is_named():

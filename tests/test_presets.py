@@ -39,11 +39,11 @@ def test_cli_preset_with_a_flag_overriding_it(tmp_path):
     run = tmp_path / "run"
     args = ["train", "--preset", "keras_example", "--epochs", "1", "--num-examples", "128",
             "--batch-size", "64", "--beta", "0.5", "--verbose", "0", "--export-dir", "",
-            "--out", str(run)]  # fmt: skip
+            "--lr-schedule", "cosine", "--out", str(run)]  # fmt: skip
     assert cli.main(args) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["preset"] == "keras_example" and config["latent_dim"] == 2
-    assert config["beta"] == 0.5 and config["epochs"] == 1
+    assert config["beta"] == 0.5 and config["epochs"] == 1 and config["lr_schedule"] == "cosine"
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     assert model.dense_units == 16 and model.beta == 0.5
 
@@ -57,3 +57,12 @@ def test_a_run_from_a_preset_takes_its_whole_recipe():
         recipe["lr_schedule"], recipe["batch_size"], recipe["epochs"], recipe["binarize"]
     )
     assert training.config_for("unused", preset="mnist", lr_schedule="constant").lr_schedule == "constant"
+
+
+@pytest.mark.parametrize("flag, binarize", [([], True), (["--no-binarize"], False)])
+def test_cli_flags_can_switch_a_preset_setting_off(flag, binarize):
+    from keras_vae import training
+
+    args = cli._parser().parse_args(["train", "--preset", "mnist", "--out", "unused", *flag])
+    config = training.config_for(args.out, preset=args.preset, **cli._given_settings(args))
+    assert config.binarize is binarize and config.lr_schedule == "cosine"
