@@ -9,6 +9,8 @@ import statistics
 
 import numpy as np
 
+from keras_vae.checks import check_int
+
 # Images per encoder/decoder call: bounds memory on large sets.
 BATCH_SIZE = 512
 
@@ -374,13 +376,3 @@ def _as_batch(images, name):
 
 def _is_int(value):
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def check_int(name, value, minimum):
-    """Returns `value` as an int if it is one >= `minimum`, else raises a Keras-style ValueError."""
-    if not _is_int(value) or value < minimum:
-        raise ValueError(
-            f"Invalid value received for argument {name}. Expected an int >= {minimum}. "
-            f"Received: {name}={value!r}"
-        )
-    return int(value)

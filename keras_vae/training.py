@@ -132,7 +132,7 @@ def train(config, extra_callbacks=(), strategy=None):
     files.write_text(os.path.join(run_dir, "config.json"), _config_json(config, image_shape))
     stop = vae_callbacks.StopOnSkippedUpdates(config.max_skipped_updates)
     checkpoint = vae_callbacks.AtomicModelCheckpoint(os.path.join(run_dir, "model.keras"))
-    if config.images:
+    if config.images and chief:  # a worker's pictures would only be deleted with its dir
         extra_callbacks = [
             *visualize.default_callbacks(
                 val_ds, image_dir=os.path.join(run_dir, "images"),

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import files, latent, plotting
+from keras_vae import checks, files, latent, plotting
 
 # One summary writer per directory, shared by all callbacks writing there: TensorBoard
 # reads only the newest event file of a directory while it is being written.
@@ -52,7 +52,7 @@ class ImageCallback(keras.callbacks.Callback):
         super().__init__()
         self.image_dir = None if image_dir is None else os.fspath(image_dir)
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
-        self.every_n_epochs = latent.check_int("every_n_epochs", every_n_epochs, minimum=1)
+        self.every_n_epochs = checks.check_int("every_n_epochs", every_n_epochs, minimum=1)
         self.name = name or self.default_name
         self.show = show
         self.last_image = None
@@ -118,7 +118,7 @@ class ReconstructionGrid(ImageCallback):
     def __init__(self, images, columns=8, **kwargs):
         super().__init__(**kwargs)
         self.images = _check_images(images, "images")
-        self.columns = latent.check_int("columns", columns, minimum=1)
+        self.columns = checks.check_int("columns", columns, minimum=1)
 
     def render(self):
         return plotting.reconstruction_grid(self.model, self.images, self.columns)
@@ -141,7 +141,7 @@ class PriorSamples(ImageCallback):
 
     def __init__(self, n=64, seed=0, **kwargs):
         super().__init__(**kwargs)
-        self.n = latent.check_int("n", n, minimum=1)
+        self.n = checks.check_int("n", n, minimum=1)
         self.seed = seed
         self.z = None
 
@@ -172,7 +172,7 @@ class LatentManifold(ImageCallback):
 
     def __init__(self, grid=20, dims=(0, 1), images=None, **kwargs):
         super().__init__(**kwargs)
-        self.grid = latent.check_int("grid", grid, minimum=2)
+        self.grid = checks.check_int("grid", grid, minimum=2)
         if isinstance(dims, str) and dims != "active":
             raise ValueError(
                 "Invalid value received for argument dims. Expected two latent dims or "
@@ -258,7 +258,7 @@ class Interpolation(ImageCallback):
                 "Invalid shapes for a and b. Expected equal shapes (pairs of images). "
                 f"Received: a.shape={self.a.shape}, b.shape={self.b.shape}"
             )
-        self.steps = latent.check_int("steps", steps, minimum=2)
+        self.steps = checks.check_int("steps", steps, minimum=2)
         self.spherical = bool(spherical)
 
     def render(self):
@@ -288,7 +288,7 @@ class LatentTraversal(ImageCallback):
                                    "image")[0]
         self.dims = None if dims is None else list(dims)
         self.span = span
-        self.steps = latent.check_int("steps", steps, minimum=2)
+        self.steps = checks.check_int("steps", steps, minimum=2)
 
     def check_model(self, model):
         dims = range(model.latent_dim) if self.dims is None else self.dims
