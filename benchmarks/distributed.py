@@ -30,7 +30,7 @@ SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "
 def images():
     if os.path.exists(SAMPLE):
         return np.load(SAMPLE)["images"].astype("float32")[..., None] / 255.0, "mnist_sample_8k"
-    return keras_vae.shapes.generate(8000, seed=0)[0], "shapes (8,000)"
+    return keras_vae.data.shapes.generate(8000, seed=0)[0], "shapes (8,000)"
 
 
 def measure(strategy, precision, x, epochs, batch_size):

@@ -22,7 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 import keras_vae
-from keras_vae import evaluate, shapes
+from keras_vae import evaluate
+from keras_vae.data import shapes
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz")
 SETTINGS = [(100, 32), (100, 256), (250, 64), (50, 16)]  # (batch_size, memory_budget_mb)

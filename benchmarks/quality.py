@@ -28,12 +28,12 @@ import tensorflow as tf
 from keras import layers
 
 import keras_vae
-from keras_vae import evaluate, networks, optimizers, presets
+from keras_vae import evaluate, optimizers, presets
 
 SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz")
 
 
-def tfp_encoder(input_shape, latent_dim, *args, **kwargs):
+def tfp_encoder(input_shape=(28, 28, 1), latent_dim=16):
     conv = dict(padding="same", activation=tf.nn.leaky_relu)
     images = keras.Input(input_shape)
     x = layers.Rescaling(1.0, offset=-0.5)(images)
@@ -46,7 +46,7 @@ def tfp_encoder(input_shape, latent_dim, *args, **kwargs):
     return keras.Model(images, heads, name="encoder")
 
 
-def tfp_decoder(output_shape, latent_dim, param_channels, *args, **kwargs):
+def tfp_decoder(latent_dim=16, param_channels=1):
     conv = dict(padding="same", activation=tf.nn.leaky_relu)
     z = keras.Input((latent_dim,))
     y = layers.Reshape((1, 1, latent_dim))(z)
@@ -57,19 +57,9 @@ def tfp_decoder(output_shape, latent_dim, param_channels, *args, **kwargs):
     return keras.Model(z, logits, name="decoder")
 
 
-def vae_with_networks(build_encoder, build_decoder, **vae_args):
-    """A `keras_vae.VAE` (its train_step, its likelihood) around other networks."""
-    real = networks.build_encoder, networks.build_decoder
-    networks.build_encoder, networks.build_decoder = build_encoder, build_decoder
-    try:
-        return keras_vae.VAE(**vae_args)
-    finally:
-        networks.build_encoder, networks.build_decoder = real
-
-
 def tfp_conv_vae():
-    """The TFP notebook's networks inside our VAE."""
-    return vae_with_networks(tfp_encoder, tfp_decoder, latent_dim=16, seed=0)
+    """The TFP notebook's networks inside our VAE (its train_step, its likelihood)."""
+    return keras_vae.VAE(tfp_encoder(), tfp_decoder(), seed=0)
 
 
 def _adam(learning_rate):
@@ -84,14 +74,14 @@ def _mnist_optimizer(steps_per_epoch, epochs):
 
 # name: (model builder, optimizer(steps_per_epoch, epochs), batch size)
 MODELS = {
-    "keras_example": (lambda: presets.build("keras_example", seed=0), _adam(1e-3), 128),
+    "keras_example": (lambda: keras_vae.VAE.from_preset("keras_example", seed=0), _adam(1e-3), 128),
     "tf_cvae": (
         lambda: keras_vae.VAE(latent_dim=2, dense_units=0, encoder_filters=(32, 64),
                               decoder_filters=(32, 64, 32), seed=0),  # fmt: skip
         _adam(1e-4), 32,
     ),
     "tfp_conv": (tfp_conv_vae, _adam(1e-3), 128),
-    "mnist": (lambda: presets.build("mnist", seed=0), _mnist_optimizer,
+    "mnist": (lambda: keras_vae.VAE.from_preset("mnist", seed=0), _mnist_optimizer,
               presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
 }
 

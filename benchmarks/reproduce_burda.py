@@ -24,10 +24,8 @@ from keras import layers
 import keras_vae
 from keras_vae import evaluate
 
-from quality import vae_with_networks
 
-
-def mlp_encoder(input_shape, latent_dim, *args, **kwargs):
+def mlp_encoder(input_shape=(28, 28, 1), latent_dim=50):
     images = keras.Input(input_shape)
     x = layers.Flatten()(images)
     for _ in range(2):
@@ -36,7 +34,7 @@ def mlp_encoder(input_shape, latent_dim, *args, **kwargs):
     return keras.Model(images, [layers.Dense(latent_dim, dtype="float32")(x), z_log_var])
 
 
-def mlp_decoder(output_shape, latent_dim, param_channels, *args, **kwargs):
+def mlp_decoder(output_shape=(28, 28, 1), latent_dim=50, param_channels=1):
     z = keras.Input((latent_dim,))
     x = z
     for _ in range(2):
@@ -57,7 +55,7 @@ def main():
     test = keras_vae.data.load("mnist", "test", batch_size=1000, shuffle=False,
                                binarize="static", data_dir=args.data_dir, download=False)  # fmt: skip
     keras.utils.set_random_seed(0)
-    model = vae_with_networks(mlp_encoder, mlp_decoder, latent_dim=50, seed=0)
+    model = keras_vae.VAE(mlp_encoder(), mlp_decoder(), seed=0)  # Burda et al.'s 2-layer MLPs
     optimizer = keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-4)
     model.compile(optimizer=optimizer)
     start, epoch = time.perf_counter(), 0

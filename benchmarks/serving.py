@@ -38,7 +38,7 @@ def train_model(num_images, epochs):
         images = np.load(SAMPLE)["images"][:num_images].astype("float32")[..., None] / 255.0
         source = f"first {len(images):,} images of mnist_sample_8k.npz"
     else:
-        images, source = keras_vae.shapes.generate(num_images)[0], f"shapes ({num_images:,})"
+        images, source = keras_vae.data.shapes.generate(num_images)[0], f"shapes ({num_images:,})"
     keras.utils.set_random_seed(0)
     model = keras_vae.VAE(seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -2,7 +2,7 @@
 
 Default model (keras_vae.VAE(), latent 16), built-in shapes training set (16,384 images),
 batch 128. After one warm-up epoch, blocks of epochs with and without
-`keras_vae.visualize.default_callbacks` (PNGs + TensorBoard, every epoch) alternate on the
+`keras_vae.visualization.default_callbacks` (PNGs + TensorBoard, every epoch) alternate on the
 same model; an epoch's time runs from its start to the next epoch's start, so it includes
 every callback. The callbacks also time themselves (`callback.seconds`).
 
@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 import keras_vae
-from keras_vae import visualize
+from keras_vae.visualization import callbacks as visualize
 
 
 def main():

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 import keras_vae
-from keras_vae import latent, plotting
+from keras_vae.visualization import latent, plotting
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE = os.path.join(HERE, "..", "..", "shared", "data", "mnist_sample_8k.npz")

@@ -4,12 +4,13 @@ import argparse
 import dataclasses
 import os
 import sys
-
-from keras_vae.distribute import STRATEGIES
-from keras_vae.presets import PRESETS
+import types
+import typing
 
 
 def main(argv=None):
+    # TensorFlow's C++ start-up chatter (CUDA probes on CPU machines) is noise here.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -44,13 +45,13 @@ def _train(args):
 
 def _given_settings(args):
     """The TrainConfig settings given on the command line (flags left out are None)."""
-    from keras_vae import training
+    from keras_vae.training import TrainConfig
 
-    names = {f.name for f in dataclasses.fields(training.TrainConfig)} - {"out", "preset"}
-    given = {k: v for k, v in vars(args).items() if k in names and v is not None}
-    if args.no_images:
-        given["images"] = False
-    return given
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"out", "preset"}
+    return {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in vars(args).items() if k in names and v is not None
+    }  # fmt: skip
 
 
 def _export(args):
@@ -107,7 +108,8 @@ def _load_vae(path):
 
 
 def _sample(args):
-    from keras_vae import files, plotting
+    from keras_vae import files
+    from keras_vae.visualization import plotting
 
     model = _load_vae(args.run_dir)
     grid = plotting.image_grid(model.sample(args.n, seed=args.seed).numpy())
@@ -118,56 +120,16 @@ def _sample(args):
 
 
 def _parser():
+    from keras_vae.export import QUANTIZATIONS
+
     parser = argparse.ArgumentParser(prog="keras-vae", description=__doc__.split(":")[0])
     commands = parser.add_subparsers(dest="command_name", required=True)
 
     train = commands.add_parser("train", help="train a VAE into a run directory")
-    source = train.add_mutually_exclusive_group()
-    source.add_argument("--dataset", default="shapes",
-                        help="built-in 'shapes' (default, offline) or a tfds name: mnist, "
-                             "fashion_mnist, binarized_mnist, cifar10, celeb_a, ...")
-    source.add_argument("--data", help="your own images: a .npz file or a directory of images")
-    train.add_argument("--npz-key", default="images", help="array name inside --data FILE.npz")
-    train.add_argument("--image-size", type=int, help="resize images to this square size")
-    train.add_argument("--binarize", action=argparse.BooleanOptionalAction, default=None,
-                       help="dynamic binarization: resample binary pixels every epoch "
-                            "(the validation set gets one fixed draw); --no-binarize: grey pixels")
-    train.add_argument("--num-examples", type=int, help="size of the 'shapes' training set")
-    train.add_argument("--epochs", type=int, help="default 10 (or the preset's)")
-    train.add_argument("--batch-size", type=int, help="global batch; default 128 (or the preset's)")
-    train.add_argument("--latent-dim", type=int, help="default 16")
-    train.add_argument("--likelihood", choices=["bernoulli", "gaussian"],
-                       help="default: bernoulli for 1 channel, gaussian for colour")
-    train.add_argument("--beta", type=float, help="weight of the KL term; default 1")
-    train.add_argument("--kl-warmup-steps", type=int, help="default 0")
-    train.add_argument("--free-bits", type=float, help="nats per latent dim; default 0")
-    train.add_argument("--learning-rate", type=float, help="default 1e-3 (or the preset's)")
-    train.add_argument("--lr-schedule", choices=["constant", "cosine"],
-                       help="cosine: decay the learning rate to 0 over the run; default constant "
-                            "(or the preset's)")
-    train.add_argument("--seed", type=int, help="default 0")
-    train.add_argument("--preset", choices=sorted(PRESETS),
-                       help="a complete model + training configuration; flags override it")
-    train.add_argument("--out", required=True, help="run directory")
-    train.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
-    train.add_argument("--verbose", type=int, choices=[0, 1, 2], default=None,
-                       help="Keras fit verbosity (default: progress bar)")
-    train.add_argument("--strategy", default="auto", choices=STRATEGIES,
-                       help="tf.distribute strategy (auto: several GPUs -> mirrored, "
-                            "TF_CONFIG with several workers -> multi_worker)")
-    train.add_argument("--precision", default="float32",
-                       choices=["float32", "mixed_float16", "mixed_bfloat16"])
-    train.add_argument("--jit-compile", default="auto", choices=["auto", "on", "off"],
-                       help="XLA; auto = on with a GPU, off on CPU (slower there)")
-    train.add_argument("--checkpoint-every", type=int, metavar="STEPS",
-                       help="also back up every STEPS steps (default: every epoch)")
-    train.add_argument("--max-skipped-updates", type=int, default=25,
-                       help="stop after this many NaN/inf updates in a row")
-    train.add_argument("--no-images", action="store_true",
-                       help="do not draw reconstructions, samples and the manifold each epoch")
+    _add_config_flags(train)
     train.add_argument("--export-dir", default="saved_models",
                        help="export the trained model to EXPORT_DIR/<run name>/<version>/ "
-                            "(TF Serving layout); '' to skip")
+                            "(TF Serving layout); '' to skip")  # fmt: skip
     train.set_defaults(command=_train)
 
     export = commands.add_parser("export", help="export a trained model for TF Serving / TFLite")
@@ -176,7 +138,7 @@ def _parser():
     export.add_argument("--version", type=int, help="default: the next free integer")
     export.add_argument("--tflite", action="store_true",
                         help="also write encoder.tflite and decoder.tflite to TO/tflite/<version>/")
-    export.add_argument("--quantize", choices=["float16", "dynamic_int8"],
+    export.add_argument("--quantize", choices=[q for q in QUANTIZATIONS if q],
                         help="TFLite quantization (implies --tflite)")
     export.set_defaults(command=_export)
 
@@ -203,3 +165,42 @@ def _parser():
     sample.add_argument("--out", default="samples.png", help="PNG file to write")
     sample.set_defaults(command=_sample)
     return parser
+
+
+def _add_config_flags(parser):
+    """One flag per `TrainConfig` field: its type, default, choices and help come from there."""
+    from keras_vae.training import TrainConfig
+
+    groups = {}
+    for field in dataclasses.fields(TrainConfig):
+        meta = field.metadata
+        group = groups.get(meta["group"]) or groups.setdefault(
+            meta["group"], parser.add_argument_group(f"{meta['group']} settings")
+        )
+        kind = _base_type(field.type)
+        default = "" if field.default is None else f" (default: {field.default})"
+        options = {"dest": field.name, "default": None, "help": meta["help"] + default}
+        if meta.get("required"):
+            options["required"] = True
+        if meta.get("metavar"):
+            options["metavar"] = meta["metavar"]
+        if kind is bool:
+            options["action"] = argparse.BooleanOptionalAction
+        elif kind is tuple:
+            options.update(nargs="+", type=int, metavar="N")
+        else:
+            options["choices"] = meta["choices"]
+            options["type"] = _str_or_int if kind is _str_or_int else kind
+        group.add_argument("--" + field.name.replace("_", "-"), **options)
+
+
+def _base_type(annotation):
+    """bool, int, float, str or tuple from a field's annotation (`int | None` -> int)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return _str_or_int if set(args) == {str, int} else _base_type(args[0])
+    return typing.get_origin(annotation) or annotation
+
+
+def _str_or_int(value):
+    return int(value) if value.lstrip("-").isdigit() else value

@@ -1,9 +1,9 @@
 """Honest likelihoods: importance-sampled log p(x), ELBO, bits/dim, active units, KL per dim.
 
-Everything takes a VAE-like `model` with `encoder(images) -> [z_mean, z_log_var]`,
+Everything takes a VAE-like `model` with `posterior_parameters(x) -> (z_mean, z_log_var)`,
 `decoder(z) -> params`, `likelihood.distribution(params)` (a tfp distribution over one
-whole image), `latent_dim` and `image_shape`, so a `keras_vae.VAE` and any small object
-with the same attributes work alike.
+whole example), `latent_dim` and `data_shape`, so a `keras_vae.VAE` (images, sequences
+or vectors) and any small object with the same attributes work alike.
 
 The importance-sampled estimate (Burda et al. 2015, "Importance Weighted Autoencoders")
 
@@ -21,14 +21,14 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import checks, likelihoods, objectives
-from keras_vae.checks import check_int as _check_int
+from keras_vae import validation
+from keras_vae.models import likelihoods, objectives
 
 _MIB = 2**20
 # Noise is drawn in blocks of this many samples per example, one seed per (example, block);
 # a power of 2, the largest chunk.
 _BLOCK = 256
-_REQUIRED = ("encoder", "decoder", "likelihood", "latent_dim", "image_shape")
+_REQUIRED = ("posterior_parameters", "decoder", "likelihood", "latent_dim", "data_shape")
 
 
 def log_likelihood(model, images, num_samples=5000, batch_size=100, seed=0, memory_budget_mb=32):
@@ -39,9 +39,10 @@ def log_likelihood(model, images, num_samples=5000, batch_size=100, seed=0, memo
     NLL = -mean(log_likelihood(...)).
 
     Args:
-        model: a `keras_vae.VAE` or any object with `encoder`, `decoder`, `likelihood`,
-            `latent_dim` and `image_shape`.
-        images: float array (N, H, W, C), in [0, 1] for a Bernoulli likelihood.
+        model: a `keras_vae.VAE` or any object with `posterior_parameters`, `decoder`,
+            `likelihood`, `latent_dim` and `data_shape`.
+        images: float array (N, *data_shape): images, sequences or vectors, in [0, 1] for
+            a Bernoulli likelihood.
         num_samples: k, importance samples per image, an int >= 1.
         batch_size: images encoded and decoded together.
         seed: int >= 0; the same seed gives the same estimate.
@@ -83,7 +84,7 @@ def elbo(model, images, num_samples=1, batch_size=100, seed=0, memory_budget_mb=
     return _log_weight_stats(model, images, num_samples, batch_size, seed, memory_budget_mb)[1]
 
 
-def bits_per_dim(log_px, image_shape, discrete=False):
+def bits_per_dim(log_px, data_shape, discrete=False):
     """Converts log p(x) in nats per image to bits per dimension.
 
     Convention (Theis, van den Oord & Bethge 2016, Sec. 3.1; RealNVP, Dinh et al. 2017;
@@ -104,7 +105,7 @@ def bits_per_dim(log_px, image_shape, discrete=False):
 
     Args:
         log_px: log p(x) in nats, a scalar or an array of per-image values.
-        image_shape: (H, W, C); D = H * W * C.
+        data_shape: one example's shape, e.g. (H, W, C); D = H * W * C.
         discrete: whether `log_px` is a log-probability (True) or a density over
             [0, 1]-scaled 8-bit pixels (False).
 
@@ -116,7 +117,7 @@ def bits_per_dim(log_px, image_shape, discrete=False):
     >>> float(bits_per_dim(0.0, (28, 28, 1)))  # uniform density on [0, 1]^784
     8.0
     """
-    num_dims = math.prod(_check_shape(image_shape))
+    num_dims = math.prod(validation.check_widths("data_shape", data_shape))
     log_px = np.asarray(log_px, np.float64)
     correction = 0.0 if discrete else num_dims * math.log(256.0)
     return (-log_px + correction) / (num_dims * math.log(2.0))
@@ -158,7 +159,7 @@ def active_units(model, images, threshold=0.01, batch_size=100):
     >>> active_units(keras_vae.VAE(seed=0), np.zeros((2, 28, 28, 1), "float32"))
     0
     """
-    threshold = _check_number("threshold", threshold, positive=False)
+    threshold = validation.check_float("threshold", threshold)
     return int(np.sum(unit_activity(model, images, batch_size) > threshold))
 
 
@@ -225,7 +226,7 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     kind = _log_prob_kind(model, images)
     if kind is not None:
         discrete = kind == "probability"
-        result["bits_per_dim"] = float(bits_per_dim(log_px.mean(), model.image_shape, discrete))
+        result["bits_per_dim"] = float(bits_per_dim(log_px.mean(), model.data_shape, discrete))
     return result
 
 
@@ -253,10 +254,10 @@ def _mean_kl_per_dim(z_mean, z_log_var):
 def _log_weight_stats(model, images, num_samples, batch_size, seed, memory_budget_mb):
     """(log mean exp, mean) over k samples of log w, per image, both float32 (N,)."""
     images = _check_inputs(model, images)
-    num_samples = _check_int("num_samples", num_samples, minimum=1)
-    batch_size = _check_int("batch_size", batch_size, minimum=1)
-    seed = _check_int("seed", seed, minimum=0)
-    _check_number("memory_budget_mb", memory_budget_mb, positive=True)
+    num_samples = validation.check_int("num_samples", num_samples, minimum=1)
+    batch_size = validation.check_int("batch_size", batch_size, minimum=1)
+    seed = validation.check_int("seed", seed, minimum=0)
+    validation.check_float("memory_budget_mb", memory_budget_mb, positive=True)
     chunk = _chunk_size(model, batch_size, num_samples, memory_budget_mb)
     batch_stats = _batch_stats_function(model, num_samples, chunk)
     seed = tf.constant([seed, 0], tf.int64)
@@ -269,11 +270,11 @@ def _log_weight_stats(model, images, num_samples, batch_size, seed, memory_budge
 
 def _batch_stats_function(model, num_samples, chunk):
     """A tf.function: (images, index of the first, seed) -> (log mean exp, mean) of log w."""
-    spec = tf.TensorSpec([None, *model.image_shape], tf.float32)
+    spec = tf.TensorSpec([None, *model.data_shape], tf.float32)
 
     @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int64), tf.TensorSpec([2], tf.int64)])
     def batch_stats(images, first_index, seed):
-        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in model.encoder(images))
+        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in model.posterior_parameters(images))
         q = objectives.posterior(z_mean, z_log_var)
         batch = tf.shape(images, out_type=tf.int64)[0]
         example_ids = first_index + tf.range(batch)
@@ -330,7 +331,7 @@ def _chunk_size(model, batch_size, num_samples, memory_budget_mb):
 
 def _floats_per_decoded_sample(model):
     """float32 values alive per (image, sample): decoder activations, log-probs, z."""
-    pixels = math.prod(model.image_shape)
+    pixels = math.prod(model.data_shape)
     activations = 0
     for layer in getattr(model.decoder, "layers", ()):
         try:
@@ -343,9 +344,9 @@ def _floats_per_decoded_sample(model):
 
 def _posterior_parameters(model, images, batch_size):
     images = _check_inputs(model, images)
-    batch_size = _check_int("batch_size", batch_size, minimum=1)
+    batch_size = validation.check_int("batch_size", batch_size, minimum=1)
     outputs = [
-        model.encoder(tf.constant(images[i:i + batch_size]))
+        model.posterior_parameters(tf.constant(images[i:i + batch_size]))
         for i in range(0, len(images), batch_size)
     ]
     return tuple(np.concatenate([np.asarray(o[j], np.float32) for o in outputs]) for j in range(2))
@@ -357,36 +358,12 @@ def _posterior_parameters(model, images, batch_size):
 def _check_inputs(model, images):
     missing = [name for name in _REQUIRED if not hasattr(model, name)]
     if missing:
-        raise ValueError(
-            "Invalid value received for argument model. Expected a VAE-like model with "
-            f"attributes {', '.join(_REQUIRED)} (e.g. keras_vae.VAE). Received: "
-            f"model={type(model).__name__} without {', '.join(missing)}"
+        raise validation.invalid(
+            "model", f"a VAE-like model with attributes {', '.join(_REQUIRED)} (e.g. "
+            "keras_vae.VAE)", f"{type(model).__name__} without {', '.join(missing)}",
         )
-    images = np.asarray(images)
-    checks.check_image_array(images, tuple(model.image_shape), _unit_interval(model), "images")
-    return images.astype(np.float32, copy=False)
+    return validation.check_array("images", images, tuple(model.data_shape), _unit_interval(model))
 
 
 def _unit_interval(model):
     return bool(getattr(model.likelihood, "requires_unit_interval", False))
-
-
-def _check_number(name, value, positive):
-    valid = not isinstance(value, bool) and isinstance(value, (int, float, np.floating))
-    if not (valid and (value > 0 if positive else value >= 0)):
-        expected = "a number > 0" if positive else "a number >= 0"
-        raise ValueError(
-            f"Invalid value received for argument {name}. Expected {expected}. "
-            f"Received: {name}={value!r}"
-        )
-    return float(value)
-
-
-def _check_shape(image_shape):
-    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else None
-    if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
-        raise ValueError(
-            "Invalid value received for argument image_shape. Expected a tuple of positive "
-            f"ints such as (28, 28, 1). Received: image_shape={image_shape!r}"
-        )
-    return shape

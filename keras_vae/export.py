@@ -4,13 +4,14 @@ Every export is written into a hidden temporary sibling, checked against the Ker
 model, and only then renamed into place, so a reader polling the target (TF Serving
 polls `base_dir`) never sees a half-written or wrong model.
 
-Signatures (all with a dynamic batch dimension, float32):
+Signatures (all with a dynamic batch dimension, float32). The data's input and output
+are named `images` for an image model and `x` for vectors and sequences (`data_name`):
 
-    encode       images (batch, H, W, C)   -> z_mean, z_log_var (batch, latent_dim)
-    decode       z (batch, latent_dim)      -> images: the mean of p(x|z)
-    sample       eps (batch, latent_dim)    -> images: decode(eps), eps ~ N(0, I) drawn by
-                                               the caller (no random op inside)
-    reconstruct  images                     -> images: decode(z_mean)
+    encode       images (batch, *data_shape) -> z_mean, z_log_var (batch, latent_dim)
+    decode       z (batch, latent_dim)       -> images: the mean of p(x|z)
+    sample       eps (batch, latent_dim)     -> images: decode(eps), eps ~ N(0, I) drawn by
+                                                the caller (no random op inside)
+    reconstruct  images                      -> images: decode(z_mean)
     serving_default = reconstruct
 """
 
@@ -24,6 +25,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_vae import validation
+
 SIGNATURES = ("reconstruct", "encode", "decode", "sample")
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
 #: Max abs difference from the Keras model an export must stay within.
@@ -34,8 +37,8 @@ def saved_model(model, base_dir, version=None):
     """Writes `model` as a SavedModel to `base_dir/<version>/` (TF Serving's layout).
 
     Args:
-        model: a `keras_vae.VAE` (anything with `encode`, `decode`, `image_shape`,
-            `latent_dim`).
+        model: a `keras_vae.VAE` (anything with `posterior_parameters`, `encode`,
+            `decode`, `reconstruct`, `decoder`, `likelihood`, `data_shape`, `latent_dim`).
         base_dir: the model's base path, as given to TF Serving.
         version: int >= 1; `None` takes the next after the highest existing version.
 
@@ -82,11 +85,7 @@ def tflite(model, out_dir, quantization=None):
         dict `{"encoder": path, "decoder": path}`.
     """
     _check_vae(model)
-    if quantization not in QUANTIZATIONS:
-        raise ValueError(
-            "Invalid value received for argument quantization. Expected one of "
-            f"{list(QUANTIZATIONS)}. Received: quantization={quantization!r}"
-        )
+    validation.check_choice("quantization", quantization, QUANTIZATIONS)
     out_dir = os.path.abspath(os.fspath(out_dir))
     _make_dirs(out_dir)
     parts = {"encoder": ["encode"], "decoder": ["decode", "sample"]}
@@ -105,16 +104,22 @@ def tflite(model, out_dir, quantization=None):
     return paths
 
 
+def data_name(model):
+    """The name of the data's input and output in the signatures: `images` or `x`."""
+    return "images" if len(model.data_shape) == 3 else "x"
+
+
 def check_saved_model(model, path, tolerance=TOLERANCE[None]):
     """Raises AssertionError unless every signature at `path` matches the Keras model."""
     loaded = tf.saved_model.load(path)
-    images, z = _probe_inputs(model)
-    expected = _keras_outputs(model, images, z)
+    x, z = _probe_inputs(model)
+    name = data_name(model)
+    expected = _keras_outputs(model, x, z)
     got = {
-        "encode": loaded.signatures["encode"](images=images),
+        "encode": loaded.signatures["encode"](**{name: x}),
         "decode": loaded.signatures["decode"](z=z),
         "sample": loaded.signatures["sample"](eps=z),
-        "reconstruct": loaded.signatures["reconstruct"](images=images),
+        "reconstruct": loaded.signatures["reconstruct"](**{name: x}),
     }
     _compare(expected, {k: {n: t.numpy() for n, t in v.items()} for k, v in got.items()},
              tolerance, path)  # fmt: skip
@@ -124,12 +129,12 @@ def check_tflite(model, paths, tolerance):
     """Raises AssertionError unless the LiteRT signature runners match the Keras model."""
     from ai_edge_litert.interpreter import Interpreter
 
-    images, z = _probe_inputs(model)
-    expected = _keras_outputs(model, images, z)
+    x, z = _probe_inputs(model)
+    expected = _keras_outputs(model, x, z)
     encoder = Interpreter(model_path=paths["encoder"]).get_signature_runner("encode")
     decoder = Interpreter(model_path=paths["decoder"])
     got = {
-        "encode": encoder(images=images),
+        "encode": encoder(**{data_name(model): x}),
         "decode": decoder.get_signature_runner("decode")(z=z),
         "sample": decoder.get_signature_runner("sample")(eps=z),
     }
@@ -138,26 +143,26 @@ def check_tflite(model, paths, tolerance):
 
 
 def _write_saved_model(model, path):
-    height, width, channels = model.image_shape
-    images = tf.TensorSpec([None, height, width, channels], tf.float32, name="images")
+    name = data_name(model)
+    x = tf.TensorSpec([None, *model.data_shape], tf.float32, name=name)
     z = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
     eps = tf.TensorSpec([None, model.latent_dim], tf.float32, name="eps")
 
-    def encode(images):
-        z_mean, z_log_var = model.encoder(images, training=False)
+    def encode(x):
+        z_mean, z_log_var = model.posterior_parameters(x)
         return {"z_mean": z_mean, "z_log_var": z_log_var}
 
     def decode(z):
-        return {"images": model.likelihood.mean(model.decoder(z, training=False))}
+        return {name: model.likelihood.mean(model.decoder(z, training=False))}
 
-    def reconstruct(images):
-        return decode(encode(images)["z_mean"])
+    def reconstruct(x):
+        return decode(encode(x)["z_mean"])
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     # The first endpoint is also served as "serving_default".
-    archive.add_endpoint("reconstruct", reconstruct, input_signature=[images])
-    archive.add_endpoint("encode", encode, input_signature=[images])
+    archive.add_endpoint("reconstruct", reconstruct, input_signature=[x])
+    archive.add_endpoint("encode", encode, input_signature=[x])
     archive.add_endpoint("decode", decode, input_signature=[z])
     archive.add_endpoint("sample", lambda eps: decode(eps), input_signature=[eps])
     archive.write_out(path, verbose=False)
@@ -177,19 +182,20 @@ def _convert(saved_model_dir, signature_keys, quantization):
 
 def _probe_inputs(model, batch=3):
     rng = np.random.default_rng(0)
-    images = rng.uniform(size=(batch, *model.image_shape)).astype(np.float32)
+    x = rng.uniform(size=(batch, *model.data_shape)).astype(np.float32)
     z = rng.normal(size=(batch, model.latent_dim)).astype(np.float32)
-    return images, z
+    return x, z
 
 
-def _keras_outputs(model, images, z):
-    z_mean, z_log_var = (t.numpy() for t in model.encode(images))
+def _keras_outputs(model, x, z):
+    name = data_name(model)
+    z_mean, z_log_var = (t.numpy() for t in model.encode(x))
     decoded = model.decode(z).numpy()
     return {
         "encode": {"z_mean": z_mean, "z_log_var": z_log_var},
-        "decode": {"images": decoded},
-        "sample": {"images": decoded},
-        "reconstruct": {"images": model.reconstruct(images).numpy()},
+        "decode": {name: decoded},
+        "sample": {name: decoded},
+        "reconstruct": {name: model.reconstruct(x).numpy()},
     }
 
 
@@ -205,22 +211,15 @@ def _compare(expected, got, tolerance, where):
 
 
 def _check_vae(model):
-    missing = [a for a in ("encode", "decode", "encoder", "decoder", "image_shape", "latent_dim")
-               if not hasattr(model, a)]  # fmt: skip
+    needed = ("posterior_parameters", "encode", "decode", "reconstruct", "decoder", "likelihood",
+              "data_shape", "latent_dim")  # fmt: skip
+    missing = [a for a in needed if not hasattr(model, a)]
     if missing:
-        raise ValueError(
-            f"Invalid model: expected a keras_vae.VAE, with encode/decode. Received a "
-            f"{type(model).__name__} without {missing}."
-        )
+        raise validation.invalid("model", "a keras_vae.VAE", f"a {type(model).__name__} without {missing}")
 
 
 def _check_version(version):
-    if isinstance(version, bool) or not isinstance(version, (int, np.integer)) or version < 1:
-        raise ValueError(
-            "Invalid value received for argument version. Expected an int >= 1 or None. "
-            f"Received: version={version!r}"
-        )
-    return int(version)
+    return validation.check_int("version", version, minimum=1)
 
 
 def _next_version(base_dir):

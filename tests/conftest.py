@@ -19,7 +19,7 @@ tf.config.set_logical_device_configuration(
 @pytest.fixture(scope="session")
 def shapes_images():
     """(train, validation) arrays of the built-in shapes, 28x28x1 float32 in [0, 1]."""
-    from keras_vae import shapes
+    from keras_vae.data import shapes
 
     images, _ = shapes.generate(2304, seed=123)
     return images[:2048], images[2048:]

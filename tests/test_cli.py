@@ -34,7 +34,7 @@ def test_train_fills_the_run_directory_and_sample_draws_a_grid(tmp_path, capsys)
 
     config = json.loads((run / "config.json").read_text())
     assert config["beta"] == 0.5 and config["epochs"] == 2 and config["dataset"] == "shapes"
-    assert config["image_shape"] == [28, 28, 1]
+    assert config["data_shape"] == [28, 28, 1]
     with open(run / "history.csv") as f:
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["0", "1"]
@@ -60,7 +60,7 @@ def test_train_on_an_npz_file(tmp_path):
     args = ["train", "--data", str(tmp_path / "mine.npz"), "--npz-key", "pixels", "--epochs", "1",
             "--batch-size", "8", "--latent-dim", "2", "--verbose", "0", "--out", str(run)]  # fmt: skip
     assert cli.main(args) == 0
-    assert json.loads((run / "config.json").read_text())["image_shape"] == [16, 16, 1]
+    assert json.loads((run / "config.json").read_text())["data_shape"] == [16, 16, 1]
 
 
 @pytest.mark.parametrize(

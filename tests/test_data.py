@@ -10,8 +10,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from keras_vae import data
+from keras_vae.data import sources
 
-_PROBE = data._can_download  # The real one, before `no_network` replaces it.
+_PROBE = sources._can_download  # The real one, before `no_network` replaces it.
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +22,7 @@ def no_network(monkeypatch):
     def probe(timeout=3.0):
         raise AssertionError("a test tried to reach the network")
 
-    monkeypatch.setattr(data, "_can_download", probe)
+    monkeypatch.setattr(sources, "_can_download", probe)
 
 
 def batches(dataset):
@@ -121,7 +122,7 @@ def test_binarization_with_shuffle_and_without_cache():
 
 
 def test_resizing_to_an_int_or_a_pair():
-    images = np.ones((3, 10, 10), np.float32)
+    images = np.ones((3, 10, 10, 1), np.float32)
     square = data.from_array(images, image_size=5, shuffle=False)
     assert square.element_spec.shape == (None, 5, 5, 1)
     np.testing.assert_allclose(concat(square), 1.0, atol=1e-6)
@@ -139,14 +140,15 @@ def test_cache_on_disk(tmp_path):
 @pytest.mark.parametrize(
     "images, match",
     [
-        (np.zeros((0, 4, 4), np.uint8), "at least one"),
-        (np.zeros((4, 4), np.uint8), r"images\.shape.*\(4, 4\)"),
+        (np.zeros((0, 4, 4), np.uint8), "non-empty"),
+        (np.zeros((4, 4), np.uint8), r"x\.shape.*\(4, 4\)"),
         (np.zeros((2, 4, 4, 2), np.uint8), r"C in \{1, 3\}"),
         (np.zeros((2, 4, 4), np.int64), "uint8"),
-        (np.full((2, 4, 4), np.nan, np.float32), "32 NaN or infinite"),
-        (np.full((2, 4, 4), np.inf), "NaN or infinite"),
-        (np.full((2, 4, 4), 255.0), r"divide .* by 255.*\[255, 255\]"),
-        (np.full((2, 4, 4), -0.5), r"\[-0.5, -0.5\]"),
+        (np.full((2, 4, 4), np.nan, np.float32), "32 NaN or inf"),
+        (np.full((2, 4), np.inf), "NaN or inf"),
+        (np.full((2, 4, 4, 1), 255.0), r"divide .* by 255.*\[255, 255\]"),
+        (np.full((2, 4, 4, 1), -0.5), r"\[-0.5, -0.5\]"),
+        (np.zeros((2, 3, 4, 4, 1), np.float32), r"vectors \(N, D\), sequences"),
     ],
 )
 def test_bad_arrays_are_rejected_early(images, match):
@@ -239,7 +241,7 @@ def test_mixed_directory_gives_three_channels(tmp_path):
 def test_sizes_must_match_unless_resized(tmp_path):
     write_images(tmp_path, grey_images(2, size=(6, 5)))
     Image.fromarray(grey_images(1, size=(9, 9))[0]).save(tmp_path / "big.png")
-    with pytest.raises(ValueError, match=r"differ in size.*\(9, 9\).*image_size"):
+    with pytest.raises(ValueError, match=r"image_size.*differ in size.*\(9, 9\)"):
         data.from_directory(tmp_path)
     out = concat(data.from_directory(tmp_path, image_size=(4, 3)))
     assert out.shape == (3, 4, 3, 1)
@@ -308,7 +310,7 @@ def test_shapes_options():
 @pytest.fixture
 def mocked_tfds(monkeypatch):
     """tfds with random data and a download step that does nothing."""
-    monkeypatch.setattr(data, "_can_download", lambda timeout=3.0: True)
+    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=12):
         yield
 
@@ -330,7 +332,7 @@ def test_tfds_options(mocked_tfds):
 
 
 def test_binarized_mnist_keeps_its_zero_one_pixels(monkeypatch):
-    monkeypatch.setattr(data, "_can_download", lambda timeout=3.0: True)
+    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=4, max_value=2):  # Exclusive: pixels 0 or 1.
         out = concat(data.load("binarized_mnist", shuffle=False))
     assert set(np.unique(out)) == {0.0, 1.0}
@@ -357,21 +359,21 @@ def test_the_probe_answers_false_fast_when_the_host_is_unreachable(monkeypatch):
         released.wait(10)
         raise OSError("timed out")
 
-    monkeypatch.setattr(data.socket, "create_connection", refuse)
+    monkeypatch.setattr(sources.socket, "create_connection", refuse)
     assert _PROBE() is False
-    monkeypatch.setattr(data.socket, "create_connection", hang)
+    monkeypatch.setattr(sources.socket, "create_connection", hang)
     start = time.perf_counter()
     assert _PROBE(timeout=0.2) is False
     assert time.perf_counter() - start < 2
     released.set()
-    monkeypatch.setattr(data.socket, "create_connection", lambda address, timeout: open(__file__))
+    monkeypatch.setattr(sources.socket, "create_connection", lambda address, timeout: open(__file__))
     assert _PROBE() is True
 
 
 @pytest.mark.parametrize("download", [False, True])
 def test_unprepared_dataset_fails_fast_with_a_way_out(tmp_path, monkeypatch, download):
     probes = []
-    monkeypatch.setattr(data, "_can_download", lambda timeout=3.0: probes.append(1) or False)
+    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: probes.append(1) or False)
     start = time.perf_counter()
     with pytest.raises(data.DatasetUnavailableError) as raised:
         data.load("mnist", data_dir=str(tmp_path), download=download)

@@ -34,7 +34,7 @@ class LinearGaussian:
 
     def __init__(self, seed=0, latent_dim=2, image_shape=(2, 2, 1), scale=0.5):
         rng = np.random.default_rng(seed)
-        self.latent_dim, self.image_shape = latent_dim, image_shape
+        self.latent_dim, self.data_shape = latent_dim, image_shape
         self.dims = math.prod(image_shape)
         self.weights = rng.normal(size=(self.dims, latent_dim))
         self.bias = 0.5 * rng.normal(size=self.dims)
@@ -44,14 +44,14 @@ class LinearGaussian:
         self.gain = (posterior_cov @ self.weights.T / scale**2).T.astype("float32")
         self.log_var = np.log(2.0 * np.diag(posterior_cov)).astype("float32")
 
-    def encoder(self, images):
+    def posterior_parameters(self, images):
         x = tf.reshape(images, [-1, self.dims]) - self.bias.astype("float32")
         z_mean = 0.7 * x @ self.gain + 0.3
         return [z_mean, tf.broadcast_to(self.log_var, tf.shape(z_mean))]
 
     def decoder(self, z):
         x = z @ self.weights.T.astype("float32") + self.bias.astype("float32")
-        return tf.reshape(x, [-1, *self.image_shape])
+        return tf.reshape(x, [-1, *self.data_shape])
 
     def exact_log_px(self, images):
         cov = self.weights @ self.weights.T + self.scale**2 * np.eye(self.dims)
@@ -62,7 +62,7 @@ class LinearGaussian:
         rng = np.random.default_rng(seed)
         z = rng.normal(size=(n, self.latent_dim))
         x = z @ self.weights.T + self.bias + self.scale * rng.normal(size=(n, self.dims))
-        return x.reshape(n, *self.image_shape).astype("float32")
+        return x.reshape(n, *self.data_shape).astype("float32")
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +161,7 @@ class ConstantDimEncoder(LinearGaussian):
     def __init__(self):
         super().__init__(latent_dim=3)
 
-    def encoder(self, images):
+    def posterior_parameters(self, images):
         x = tf.reduce_mean(tf.reshape(images, [-1, self.dims]), axis=-1)
         z_mean = tf.stack([x, tf.fill(tf.shape(x), 0.5), 0.01 * x], axis=-1)
         return [z_mean, tf.broadcast_to(tf.constant([-1.0, 0.0, 0.5]), tf.shape(z_mean))]
@@ -246,8 +246,8 @@ def test_bad_arguments_are_named(default_vae, kwargs, match):
         (np.full((2, 28, 28, 1), 1.5, "float32"), r"\[0, 1\]"),
         (np.full((2, 28, 28, 1), np.nan, "float32"), "NaN"),
         (np.zeros((2, 28, 28, 1), "uint8"), "divide by 255"),
-        (np.zeros((2, 28, 28), "float32"), "rank 4"),
-        (np.zeros((0, 28, 28, 1), "float32"), "no images"),
+        (np.zeros((2, 28, 28), "float32"), r"\(None, 28, 28, 1\)"),
+        (np.zeros((0, 28, 28, 1), "float32"), "non-empty"),
     ],
 )
 def test_bad_images_are_named(default_vae, images, match):
@@ -261,11 +261,12 @@ def test_bad_model_and_other_arguments(default_vae, linear):
     assert evaluate.elbo(model, 3.0 + images[:2]).shape == (2,)
 
     class NoDecoder:
-        encoder, likelihood, latent_dim, image_shape = model.encoder, model.likelihood, 2, (2, 2, 1)
+        posterior_parameters, likelihood, latent_dim = model.posterior_parameters, model.likelihood, 2
+        data_shape = (2, 2, 1)
 
     with pytest.raises(ValueError, match="without decoder"):
         evaluate.log_likelihood(NoDecoder(), images[:2])
     with pytest.raises(ValueError, match="threshold=-1"):
         evaluate.active_units(default_vae, binary_images(2), threshold=-1)
-    with pytest.raises(ValueError, match="image_shape"):
+    with pytest.raises(ValueError, match="data_shape"):
         evaluate.bits_per_dim(-1.0, (28, 0, 1))

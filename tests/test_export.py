@@ -21,7 +21,7 @@ README = os.path.join(os.path.dirname(__file__), "..", "README.md")
 def model():
     keras_vae_model = keras_vae.VAE(latent_dim=16, seed=0)
     keras_vae_model.compile(optimizer="adam")
-    images = keras_vae.shapes.generate(256, seed=5)[0]
+    images = keras_vae.data.shapes.generate(256, seed=5)[0]
     keras_vae_model.fit(images, batch_size=64, epochs=1, verbose=0)  # weights away from init
     return keras_vae_model
 
@@ -128,7 +128,7 @@ def test_readme_rest_bodies_give_the_keras_numbers(model, exported):
         got = np.asarray(_rest_predict(loaded, bodies[name])["predictions"])
         np.testing.assert_allclose(got, model.decode(z), atol=1e-5)
     # encode/reconstruct bodies are built in code, as README shows.
-    images = keras_vae.shapes.generate(2, seed=9)[0]
+    images = keras_vae.data.shapes.generate(2, seed=9)[0]
     body = json.loads(json.dumps({"signature_name": "encode", "instances": images.tolist()}))
     rows = _rest_predict(loaded, body)["predictions"]
     np.testing.assert_allclose([r["z_mean"] for r in rows], model.encode(images)[0], atol=1e-5)

@@ -1,4 +1,4 @@
-"""keras_vae.latent: paths, grids, attribute vectors and neighbours in latent space."""
+"""keras_vae.visualization.latent: paths, grids, attribute vectors and neighbours in latent space."""
 
 import statistics
 
@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import keras_vae
-from keras_vae import latent, shapes
+from keras_vae.data import shapes
+from keras_vae.visualization import latent
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +131,7 @@ def test_active_dims_are_the_most_varying(trained):
         (lambda m, x: latent.manifold_latents(4, dims=(0, 0)), "dims"),
         (lambda m, x: latent.manifold_latents(4, dims=(0, 4)), "dims"),
         (lambda m, x: latent.manifold_latents(4, grid=1), "grid"),
-        (lambda m, x: latent.interpolate_latents(np.zeros(2), np.zeros(3)), "z_a and z_b"),
+        (lambda m, x: latent.interpolate_latents(np.zeros(2), np.zeros(3)), r"z_b.shape.*z_a's shape"),
         (lambda m, x: latent.interpolate(m, x[0], x[1], steps=1), "steps"),
         (lambda m, x: latent.nearest_neighbors(m, x[:1], x[:2], k=3), "k"),
         (lambda m, x: latent.apply_attribute(m, x[:1], np.zeros(3)), "vector"),

@@ -40,5 +40,5 @@ def test_replicas_draw_different_noise():
 def test_clamp_log_variance():
     out = ClampLogVariance(-3.0, 2.0)(tf.constant([-10.0, 0.5, 9.0])).numpy()
     np.testing.assert_array_equal(out, [-3.0, 0.5, 2.0])
-    with pytest.raises(ValueError, match="min_value < max_value"):
+    with pytest.raises(ValueError, match="max_value.*> min_value"):
         ClampLogVariance(1.0, 1.0)

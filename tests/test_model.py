@@ -35,7 +35,7 @@ def test_api_shapes_for_any_size_divisible_by_four(shape):
         ({"free_bits": -0.5}, "free_bits=-0.5"),
         ({"likelihood": "poisson"}, "likelihood='poisson'"),
         ({"input_shape": (30, 30, 1)}, "divisible by 4"),
-        ({"input_shape": (28, 28)}, "input_shape"),
+        ({"input_shape": (28, 28)}, r"dense_units.*data shaped \(28, 28\)"),
         ({"gaussian_scale": 0.1}, "gaussian_scale"),
         ({"kl_warmup_steps": -1}, "kl_warmup_steps=-1"),
         ({"decoder_filters": (8, 8, 8, 8)}, "decoder_filters"),
@@ -141,12 +141,13 @@ def test_free_bits_floor_the_kl_in_the_objective(tiny_images):
     "images, match",
     [
         (np.zeros((4, 28, 28, 1), np.uint8), "divide by 255"),
-        (np.zeros((4, 28, 28), np.float32), "rank 4"),
-        (np.zeros((4, 28, 28, 3), np.float32), "channel count"),
-        (np.zeros((4, 32, 32, 1), np.float32), "image size"),
+        (np.zeros((4, 28, 28), np.float32), r"\(None, 28, 28, 1\).*x\.shape=\(4, 28, 28\)"),
+        (np.zeros((4, 28, 28, 3), np.float32), r"x\.shape=\(4, 28, 28, 3\)"),
+        (np.zeros((4, 32, 32, 1), np.float32), r"x\.shape=\(4, 32, 32, 1\)"),
+        (np.zeros((4, 30), np.float32), r"images \(height, width, channels\).*x\.shape=\(4, 30\)"),
         (np.full((4, 28, 28, 1), np.nan, np.float32), "NaN"),
         (np.full((4, 28, 28, 1), 2.0, np.float32), r"\[0, 1\]"),
-        (np.zeros((0, 28, 28, 1), np.float32), "no images"),
+        (np.zeros((0, 28, 28, 1), np.float32), "non-empty"),
     ],
 )
 def test_fit_rejects_bad_arrays(images, match):
@@ -180,9 +181,9 @@ def test_fit_rejects_bad_datasets(dataset, match):
 
 def test_encode_rejects_wrong_shapes():
     model = small_vae()
-    with pytest.raises(ValueError, match="channel count"):
+    with pytest.raises(ValueError, match=r"x\.shape=\(2, 28, 28, 3\)"):
         model.encode(np.zeros((2, 28, 28, 3), np.float32))
-    with pytest.raises(ValueError, match="latent_dim"):
+    with pytest.raises(ValueError, match=r"\(None, 4\).*z\.shape=\(2, 5\)"):
         model.decode(np.zeros((2, 5), np.float32))
 
 
@@ -205,7 +206,8 @@ def test_two_replicas_make_the_same_update_as_one_device(shapes_images):
     )
     assert len(one) == len(two)
     for a, b in zip(one, two):
-        np.testing.assert_allclose(a, b, atol=1e-5)
+        # float32 sums differ by CPU kernel: 1.7e-5 on weights near 1.3 on some machines.
+        np.testing.assert_allclose(a, b, rtol=5e-5, atol=1e-5)
 
 
 class _NaNGradientsOn(keras.callbacks.Callback):

@@ -81,9 +81,9 @@ def test_training_decays_over_the_whole_run(tmp_path):
     ],
 )
 def test_a_decay_needs_a_dataset_of_known_size(dataset, size):
-    assert training._steps_per_epoch(tf.data.Dataset.range(8).batch(3)) == 3
-    with pytest.raises(ValueError, match=f"size is {size}.*lr_schedule='constant'"):
-        training._steps_per_epoch(dataset)
+    assert training.run._steps_per_epoch(tf.data.Dataset.range(8).batch(3)) == 3
+    with pytest.raises(ValueError, match=f"lr_schedule. Expected 'constant'.*Received: a dataset of {size} size"):
+        training.run._steps_per_epoch(dataset)
 
 
 def test_preset_steps_per_epoch_is_checked():

@@ -1,4 +1,4 @@
-"""keras_vae.plotting: image grids and figures."""
+"""keras_vae.visualization.plotting: image grids and figures."""
 
 import io
 import statistics
@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import keras_vae
-from keras_vae import plotting
+from keras_vae.visualization import plotting
 
 
 class RecordingModel:

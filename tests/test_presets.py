@@ -16,8 +16,8 @@ def test_every_preset_builds_a_compiled_model(name):
     assert isinstance(model, keras_vae.VAE) and model.compiled
     config = presets.get(name)["model"]
     assert model.latent_dim == config["latent_dim"]
-    images = np.random.default_rng(0).uniform(size=(2, *model.image_shape)).astype("float32")
-    assert model.reconstruct(images).shape == (2, *model.image_shape)
+    images = np.random.default_rng(0).uniform(size=(2, *model.data_shape)).astype("float32")
+    assert model.reconstruct(images).shape == (2, *model.data_shape)
 
 
 def test_keras_example_preset_is_the_docs_architecture():
@@ -45,7 +45,7 @@ def test_cli_preset_with_a_flag_overriding_it(tmp_path):
     assert config["preset"] == "keras_example" and config["latent_dim"] == 2
     assert config["beta"] == 0.5 and config["epochs"] == 1 and config["lr_schedule"] == "cosine"
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
-    assert model.dense_units == 16 and model.beta == 0.5
+    assert model.encoder.get_layer("hidden").units == 16 and model.beta == 0.5
 
 
 def test_a_run_from_a_preset_takes_its_whole_recipe():

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from keras_vae import shapes
+from keras_vae.data import shapes
 
 
 @pytest.fixture(scope="module")

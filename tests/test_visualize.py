@@ -1,4 +1,4 @@
-"""keras_vae.visualize: callbacks that draw PNGs and TensorBoard images during model.fit."""
+"""keras_vae.visualization.callbacks: callbacks that draw PNGs and TensorBoard images during model.fit."""
 
 import glob
 import io
@@ -11,7 +11,8 @@ import tensorflow as tf
 from PIL import Image
 
 import keras_vae
-from keras_vae import shapes, visualize
+from keras_vae.data import shapes
+from keras_vae.visualization import callbacks as visualize
 
 
 @pytest.fixture(scope="module")
@@ -90,28 +91,6 @@ def test_tensorboard_logs_hold_the_image_summaries(images, tmp_path):
     assert found == {"reconstructions": [0, 1], "prior_samples": [0, 1], "manifold": [0, 1]}
 
 
-def test_summary_matches_tf_summary_image(tmp_path):
-    pytest.importorskip("tensorboard", reason="tf.summary.image needs the tensorboard package")
-    image = np.arange(60, dtype=np.uint8).reshape(5, 4, 3)
-    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
-    visualize.write_image_summary(
-        tf.summary.create_file_writer(str(ours)), "x", visualize.plotting.encode_png(image),
-        image.shape, step=3,
-    )
-    with tf.summary.create_file_writer(str(theirs)).as_default():
-        tf.summary.image("x", image[None], step=3)
-
-    def values(directory):
-        (path,) = glob.glob(f"{directory}/events.*")
-        return [v for e in tf.compat.v1.train.summary_iterator(path) for v in e.summary.value]
-
-    (a,), (b,) = values(ours), values(theirs)
-    assert a.metadata.plugin_data.plugin_name == b.metadata.plugin_data.plugin_name
-    decoded = [np.asarray(Image.open(io.BytesIO(tf.make_ndarray(v.tensor)[2]))) for v in (a, b)]
-    np.testing.assert_array_equal(*decoded)
-    assert list(tf.make_ndarray(a.tensor)[:2]) == list(tf.make_ndarray(b.tensor)[:2])
-
-
 def test_callbacks_do_not_change_training(images, tmp_path):
     plain = _fit(images, [])
     watched = _fit(images, _all_six(images, image_dir=tmp_path / "png", log_dir=tmp_path / "tb"))
@@ -150,9 +129,9 @@ def test_active_manifold_dims_and_defaults(images):
         (lambda x: visualize.ReconstructionGrid(x[0]), "argument images"),
         (lambda x: visualize.LatentManifold(grid=1), "grid"),
         (lambda x: visualize.LatentManifold(dims="best", images=x), "dims"),
-        (lambda x: visualize.LatentManifold(dims="active"), "images is required"),
+        (lambda x: visualize.LatentManifold(dims="active"), r"images.*dims='active'.*images=None"),
         (lambda x: visualize.LatentScatter(x[:4], labels=[0, 1]), "labels"),
-        (lambda x: visualize.Interpolation(x[:2], x[:3]), "a and b"),
+        (lambda x: visualize.Interpolation(x[:2], x[:3]), r"b.shape.*a's shape"),
         (lambda x: visualize.LatentTraversal(x[0], steps=1), "steps"),
     ],
 )
@@ -165,7 +144,7 @@ def test_bad_arguments_fail_at_construction(images, make, message):
     "make, latent_dim, message",
     [
         (lambda x: visualize.LatentManifold(dims=(0, 4)), 4, "dims"),
-        (lambda x: visualize.LatentManifold(), 1, "latent_dim >= 2"),
+        (lambda x: visualize.LatentManifold(), 1, r"latent_dim.*>= 2"),
         (lambda x: visualize.LatentTraversal(x[0], dims=[7]), 4, "dims"),
     ],
 )

@@ -16,7 +16,8 @@ if int(logical_cpus) > 1:  # before any other TF op
 
 import numpy as np  # noqa: E402
 
-from keras_vae import cli, distribute, training  # noqa: E402
+from keras_vae import cli, training  # noqa: E402
+from keras_vae.training import distribute  # noqa: E402
 
 args = cli._parser().parse_args(sys.argv[sys.argv.index("--") + 1 :])
 config = training.config_for(args.out, **cli._given_settings(args))

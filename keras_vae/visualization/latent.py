@@ -1,15 +1,17 @@
 """Latent-space tools: encode, walk, do arithmetic and search in the latent space of a VAE.
 
 Every function takes a trained `keras_vae.VAE` (anything with `encode`, `decode` and
-`latent_dim`) and NumPy arrays of float32 images in [0, 1], and returns NumPy arrays.
-Images are encoded to the posterior mean z_mean, so results are deterministic.
+`latent_dim`) and NumPy arrays of examples (images, sequences or vectors), and returns
+NumPy arrays. Examples are encoded to the posterior mean z_mean, so results are
+deterministic.
 """
 
 import statistics
 
 import numpy as np
 
-from keras_vae.checks import check_int
+from keras_vae import validation
+from keras_vae.validation import check_int
 
 # Images per encoder/decoder call: bounds memory on large sets.
 BATCH_SIZE = 512
@@ -34,7 +36,7 @@ def encode_mean(model, images):
     >>> encode_mean(model, images[:4]).shape
     (4, 16)
     """
-    images = _as_batch(images, "images")
+    images = validation.check_array("images", images)
     return np.concatenate([
         np.asarray(model.encode(images[i : i + BATCH_SIZE])[0])
         for i in range(0, len(images), BATCH_SIZE)
@@ -58,10 +60,7 @@ def decode(model, z):
     """
     z = np.asarray(z, np.float32)
     if z.ndim < 1 or z.shape[-1] != model.latent_dim:
-        raise ValueError(
-            f"Invalid shape for z. Expected (..., latent_dim) = (..., {model.latent_dim}). "
-            f"Received: z.shape={z.shape}"
-        )
+        raise validation.invalid("z.shape", f"(..., latent_dim) = (..., {model.latent_dim})", z.shape)
     flat = z.reshape(-1, model.latent_dim)
     images = np.concatenate([
         np.asarray(model.decode(flat[i : i + BATCH_SIZE]))
@@ -91,10 +90,7 @@ def interpolate_latents(z_a, z_b, steps=10, spherical=False):
     check_int("steps", steps, minimum=2)
     z_a, z_b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
     if z_a.shape != z_b.shape:
-        raise ValueError(
-            "Invalid shapes for z_a and z_b. Expected equal shapes. "
-            f"Received: z_a.shape={z_a.shape}, z_b.shape={z_b.shape}"
-        )
+        raise validation.invalid("z_b.shape", f"z_a's shape {z_a.shape}", z_b.shape)
     t = np.linspace(0.0, 1.0, steps)[:, None]
     a, b = z_a[..., None, :], z_b[..., None, :]
     if not spherical:
@@ -174,10 +170,7 @@ def apply_attribute(model, images, vector, strengths=(-2, -1, 0, 1, 2)):
     """
     vector = np.asarray(vector, np.float32)
     if vector.shape != (model.latent_dim,):
-        raise ValueError(
-            f"Invalid shape for vector. Expected ({model.latent_dim},) (latent_dim,). "
-            f"Received: vector.shape={vector.shape}"
-        )
+        raise validation.invalid("vector.shape", f"(latent_dim,) = ({model.latent_dim},)", vector.shape)
     strengths = np.asarray(strengths, np.float32).reshape(-1)
     z = encode_mean(model, images)
     return decode(model, z[:, None, :] + strengths[None, :, None] * vector)
@@ -204,10 +197,7 @@ def nearest_neighbors(model, queries, pool, k=5):
     """
     check_int("k", k, minimum=1)
     if k > len(pool):
-        raise ValueError(
-            "Invalid value received for argument k. Expected at most len(pool) = "
-            f"{len(pool)}. Received: k={k}"
-        )
+        raise validation.invalid("k", f"at most len(pool) = {len(pool)}", k)
     z_queries, z_pool = encode_mean(model, queries), encode_mean(model, pool)
     squared = (
         np.sum(z_queries**2, axis=1)[:, None]
@@ -270,10 +260,7 @@ def traversal_latents(z, dims, span=3.0, steps=9):
     z = np.asarray(z, np.float32)
     dims = check_dims(dims, z.shape[-1])
     check_int("steps", steps, minimum=2)
-    if not (isinstance(span, (int, float)) and span > 0):
-        raise ValueError(
-            f"Invalid value received for argument span. Expected a float > 0. Received: span={span!r}"
-        )
+    validation.check_float("span", span, positive=True)
     out = np.repeat(z[None, None, :], len(dims), axis=0).repeat(steps, axis=1)
     for row, dim in enumerate(dims):
         out[row, :, dim] = np.linspace(-span, span, steps)
@@ -301,10 +288,7 @@ def active_dims(model, images, count=2):
     """
     check_int("count", count, minimum=1)
     if count > model.latent_dim:
-        raise ValueError(
-            "Invalid value received for argument count. Expected at most latent_dim = "
-            f"{model.latent_dim}. Received: count={count}"
-        )
+        raise validation.invalid("count", f"at most latent_dim = {model.latent_dim}", count)
     variance = encode_mean(model, images).var(axis=0)
     return tuple(sorted(int(d) for d in np.argsort(-variance, kind="stable")[:count]))
 
@@ -325,7 +309,7 @@ def project_2d(z):
     """
     z = np.asarray(z, np.float64)
     if z.ndim != 2 or len(z) == 0:
-        raise ValueError(f"Invalid shape for z. Expected (N, latent_dim). Received: z.shape={z.shape}")
+        raise validation.invalid("z.shape", "(N, latent_dim) with N >= 1", z.shape)
     if z.shape[1] <= 2:
         return np.pad(z, ((0, 0), (0, 2 - z.shape[1]))).astype(np.float32), 1.0
     centred = z - z.mean(axis=0)
@@ -353,26 +337,10 @@ def check_dims(dims, latent_dim, count=None):
     dims = tuple(dims) if isinstance(dims, (tuple, list, range, np.ndarray)) else None
     valid = (
         dims is not None and len(dims) > 0 and (count is None or len(dims) == count)
-        and all(_is_int(d) and 0 <= d < latent_dim for d in dims) and len(set(dims)) == len(dims)
+        and all(validation.is_int(d) and 0 <= d < latent_dim for d in dims) and len(set(dims)) == len(dims)
     )
     if not valid:
         how_many = f"{count} distinct" if count else "distinct"
-        raise ValueError(
-            f"Invalid value received for argument dims. Expected {how_many} latent dims in "
-            f"[0, {latent_dim}) (the model has latent_dim={latent_dim}). Received: dims={received!r}"
-        )
+        expected = f"{how_many} latent dims in [0, {latent_dim}) (the model has latent_dim={latent_dim})"
+        raise validation.invalid("dims", expected, received)
     return tuple(int(d) for d in dims)
-
-
-def _as_batch(images, name):
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4 or len(images) == 0:
-        raise ValueError(
-            f"Invalid shape for {name}. Expected a non-empty batch (N, H, W, C). "
-            f"Received: {name}.shape={images.shape}"
-        )
-    return images
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -1,8 +1,11 @@
-"""Observation models p(x|z): decoder outputs -> a tfp distribution over images.
+"""Observation models p(x|z): decoder outputs -> a tfp distribution over one example.
 
 Each likelihood is a small Keras layer so that learned parameters (the Gaussian's
-per-channel scale) are tracked, saved and restored with the model. Log-likelihoods
-are always computed in float32, whatever the compute dtype of the decoder.
+per-channel scale) are tracked, saved and restored with the model. The values of an
+example (an image, a sequence, a vector) are independent given z: the event is every
+non-batch axis, set when the layer is built on the decoder's output shape. The last
+axis is the channel axis. Log-likelihoods are computed in float32, whatever the compute
+dtype of the decoder.
 """
 
 import math
@@ -11,6 +14,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from keras_vae import validation
+
 tfd = tfp.distributions
 
 _PACKAGE = "keras_vae"
@@ -18,16 +23,30 @@ _MIN_SCALE = 1e-3
 
 
 class Likelihood(keras.layers.Layer):
-    """Base class: turns decoder parameters of shape (batch, H, W, C) into p(x|z).
+    """Base class: turns decoder parameters of shape (batch, ..., channels) into p(x|z).
 
     Subclasses implement `distribution(params)` (a `tfd.Distribution` whose event is
-    one whole image) and `mean(params)` (its mean, float32, same shape as the images).
+    one whole example) and `mean(params)` (its mean, float32, the data's shape). Extra
+    leading axes before the batch (e.g. importance samples) are batch axes too.
     """
 
-    #: Whether valid images for this likelihood must lie in [0, 1].
+    #: Whether valid data for this likelihood must lie in [0, 1].
     requires_unit_interval = False
-    #: Decoder output channels per image channel.
+    #: Decoder output channels per data channel.
     params_per_channel = 1
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        #: Axes of one example; None until built: every axis of the parameters but the first.
+        self.event_rank = None
+
+    def build(self, input_shape):
+        self.event_rank = len(input_shape) - 1
+
+    def independent(self, distribution):
+        """`distribution` (one value per element) as one event over an example's axes."""
+        rank = self.event_rank or distribution.batch_shape.rank - 1
+        return tfd.Independent(distribution, reinterpreted_batch_ndims=rank)
 
     def distribution(self, params):
         raise NotImplementedError
@@ -49,6 +68,7 @@ class Bernoulli(Likelihood):
     Example:
 
     >>> lik = Bernoulli()
+    >>> lik.build((None, 4, 4, 1))
     >>> lik.distribution(tf.zeros([2, 4, 4, 1])).log_prob(tf.ones([2, 4, 4, 1])).shape
     TensorShape([2])
     """
@@ -58,8 +78,7 @@ class Bernoulli(Likelihood):
     def distribution(self, params):
         logits = tf.cast(params, tf.float32)
         # dtype=float32: the default int32 would truncate grey levels in log_prob.
-        bernoulli = tfd.Bernoulli(logits=logits, dtype=tf.float32)
-        return tfd.Independent(bernoulli, reinterpreted_batch_ndims=3)
+        return self.independent(tfd.Bernoulli(logits=logits, dtype=tf.float32))
 
     def mean(self, params):
         return tf.sigmoid(tf.cast(params, tf.float32))
@@ -67,26 +86,29 @@ class Bernoulli(Likelihood):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Gaussian(Likelihood):
-    """Gaussian pixels: mean from the decoder (squashed to [0, 1]), scale per channel.
+    """Gaussian values: the mean from the decoder, one scale per channel (last axis).
 
     Args:
         scale: fixed standard deviation. `None` learns one scale per channel,
             initialised to `initial_scale`.
         initial_scale: starting value of the learned scale.
+        mean_activation: `"sigmoid"` squashes the mean into [0, 1] (images scaled to
+            [0, 1]; `VAE` picks it for images), `"linear"` leaves it unbounded
+            (standardized features, signals; `VAE` picks it for vectors and sequences).
     """
 
-    def __init__(self, scale=None, initial_scale=0.1, **kwargs):
+    MEAN_ACTIVATIONS = ("sigmoid", "linear")
+
+    def __init__(self, scale=None, initial_scale=0.1, mean_activation="sigmoid", **kwargs):
         super().__init__(**kwargs)
-        for arg, value in (("scale", scale), ("initial_scale", initial_scale)):
-            if value is not None and not (isinstance(value, (int, float)) and value > 0):
-                raise ValueError(
-                    f"Invalid value received for argument {arg}. Expected a positive "
-                    f"float. Received: {arg}={value!r}"
-                )
-        self.scale = None if scale is None else float(scale)
-        self.initial_scale = float(initial_scale)
+        self.scale = None if scale is None else validation.check_float("scale", scale, positive=True)
+        self.initial_scale = validation.check_float("initial_scale", initial_scale, positive=True)
+        self.mean_activation = validation.check_choice(
+            "mean_activation", mean_activation, self.MEAN_ACTIVATIONS
+        )
 
     def build(self, input_shape):
+        super().build(input_shape)
         if self.scale is None:
             self.log_scale = self.add_weight(
                 name="log_scale",
@@ -101,27 +123,26 @@ class Gaussian(Likelihood):
         return tf.maximum(tf.exp(tf.cast(self.log_scale, tf.float32)), _MIN_SCALE)
 
     def distribution(self, params):
-        loc = self.mean(params)
-        return tfd.Independent(
-            tfd.Normal(loc=loc, scale=self._scale()), reinterpreted_batch_ndims=3
-        )
+        return self.independent(tfd.Normal(loc=self.mean(params), scale=self._scale()))
 
     def mean(self, params):
-        return tf.sigmoid(tf.cast(params, tf.float32))
+        params = tf.cast(params, tf.float32)
+        return tf.sigmoid(params) if self.mean_activation == "sigmoid" else params
 
     def get_config(self):
         return {
             **super().get_config(),
             "scale": self.scale,
             "initial_scale": self.initial_scale,
+            "mean_activation": self.mean_activation,
         }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class DiscretizedLogistic(Likelihood):
-    """8-bit pixels: a logistic per pixel, quantized to the 256 levels (PixelCNN++, NVAE).
+    """8-bit values: a logistic per value, quantized to the 256 levels (PixelCNN++, NVAE).
 
-    Images are in [0, 1] as `pixel / 255`. The decoder gives two maps per channel:
+    Data are in [0, 1] as `level / 255`. The decoder gives two maps per channel:
     the mean (through a sigmoid, in [0, 1]) and the log-scale. Built on
     `tfd.QuantizedDistribution`, which puts the tail mass into the levels 0 and 255,
     so `log_prob` is a proper discrete log-probability: -log_prob / (D log 2) is
@@ -143,9 +164,7 @@ class DiscretizedLogistic(Likelihood):
         pixels = tfd.QuantizedDistribution(logistic, low=0.0, high=255.0)
         # Invert(Scale(255)), not Scale(1/255): its inverse maps k/255 back to exactly k.
         to_unit = tfp.bijectors.Invert(tfp.bijectors.Scale(255.0))
-        return tfd.Independent(
-            tfd.TransformedDistribution(pixels, to_unit), reinterpreted_batch_ndims=3
-        )
+        return self.independent(tfd.TransformedDistribution(pixels, to_unit))
 
     def mean(self, params):
         return tf.sigmoid(self._parts(params)[0])
@@ -156,9 +175,5 @@ LIKELIHOODS = {"bernoulli": Bernoulli, "gaussian": Gaussian, "logistic": Discret
 
 def get(likelihood, **kwargs):
     """Returns a new likelihood layer for `likelihood` (a key of `LIKELIHOODS`)."""
-    if likelihood not in LIKELIHOODS:
-        raise ValueError(
-            "Invalid value received for argument likelihood. Expected one of "
-            f"{sorted(LIKELIHOODS)}. Received: likelihood={likelihood!r}"
-        )
+    validation.check_choice("likelihood", likelihood, tuple(LIKELIHOODS))
     return LIKELIHOODS[likelihood](**kwargs)

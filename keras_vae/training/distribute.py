@@ -5,12 +5,13 @@ the global batch and `Sampling` folds the replica id into its seed. This module 
 picks and creates strategies, and keeps a worker from hanging on a missing peer.
 """
 
-import json
 import os
 import subprocess
 import sys
 
 import tensorflow as tf
+
+from keras_vae import validation
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 #: Seconds a worker waits for its peers before giving up (override: KERAS_VAE_PEER_TIMEOUT).
@@ -39,11 +40,7 @@ def strategy(name="auto", peer_timeout=None):
     ...     model = keras_vae.VAE()
     ...     model.compile(optimizer="adam")
     """
-    if name not in STRATEGIES:
-        raise ValueError(
-            f"Invalid value received for argument name. Expected one of {list(STRATEGIES)}. "
-            f"Received: name={name!r}"
-        )
+    validation.check_choice("name", name, STRATEGIES)
     if name == "auto":
         name = _auto()
     if name == "multi_worker":
@@ -63,25 +60,32 @@ def strategy(name="auto", peer_timeout=None):
 
 def num_workers():
     """Number of workers `TF_CONFIG` names (1 without it)."""
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    cluster, _, _ = _cluster()
     return len(cluster.get("worker", [])) + len(cluster.get("chief", [])) or 1
 
 
 def is_chief():
     """True for the one process that writes outputs (always true on one machine)."""
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    task = config.get("task", {})
-    if not task or num_workers() == 1:
+    cluster, task_type, task_index = _cluster()
+    if task_type is None or num_workers() == 1:
         return True
-    if "chief" in config.get("cluster", {}):
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+    if "chief" in cluster:
+        return task_type == "chief"
+    return task_type == "worker" and task_index == 0
 
 
 def task_id():
     """This process's `type_index` in TF_CONFIG, e.g. `worker_1` (`chief_0` on one machine)."""
-    task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
-    return f"{task.get('type', 'chief')}_{int(task.get('index', 0))}"
+    _, task_type, task_index = _cluster()
+    return f"{task_type or 'chief'}_{task_index}"
+
+
+def _cluster():
+    """(cluster dict, task type or None, task index) from TF_CONFIG: the one place that reads it."""
+    if not os.environ.get("TF_CONFIG", "").strip():  # unset or empty: one machine
+        return {}, None, 0
+    resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+    return resolver.cluster_spec().as_dict(), resolver.task_type, int(resolver.task_id or 0)
 
 
 def _auto():
@@ -100,7 +104,7 @@ def _multi_worker(peer_timeout):
             "The multi_worker strategy needs TF_CONFIG naming at least two workers, e.g. "
             '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
             '"task": {"type": "worker", "index": 0}}. '
-            f"Received: TF_CONFIG={os.environ.get('TF_CONFIG')!r}"
+            f"Received: {num_workers()} worker(s)"
         )
     timeout = float(peer_timeout or os.environ.get("KERAS_VAE_PEER_TIMEOUT", DEFAULT_PEER_TIMEOUT))
     with _watchdog(timeout):
@@ -146,7 +150,7 @@ class _watchdog:
         message = (
             f"keras-vae: error: the other workers named in TF_CONFIG did not come up "
             f"within {self.timeout:g} s (set KERAS_VAE_PEER_TIMEOUT to wait longer). "
-            f"TF_CONFIG={os.environ.get('TF_CONFIG')}"
+            f"cluster: {_cluster()[0]}"
         )
         self._process = subprocess.Popen(
             [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(self.timeout), message]

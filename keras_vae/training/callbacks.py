@@ -1,15 +1,16 @@
-"""Keras callbacks for training runs."""
+"""The callbacks of a training run: backup, checkpoint, history, divergence."""
 
 import csv
 import io
 import json
 import math
 import os
+import shutil
 
 import keras
 import numpy as np
 
-from keras_vae import files
+from keras_vae import files, validation
 
 
 class StopOnSkippedUpdates(keras.callbacks.Callback):
@@ -26,12 +27,7 @@ class StopOnSkippedUpdates(keras.callbacks.Callback):
 
     def __init__(self, max_consecutive=25):
         super().__init__()
-        if not (isinstance(max_consecutive, int) and max_consecutive >= 1):
-            raise ValueError(
-                "Invalid value received for argument max_consecutive. Expected an int >= 1. "
-                f"Received: max_consecutive={max_consecutive!r}"
-            )
-        self.max_consecutive = max_consecutive
+        self.max_consecutive = validation.check_int("max_consecutive", max_consecutive, minimum=1)
         self.failure = None
         self._epoch = self._seen = self._in_a_row = 0
 
@@ -47,29 +43,80 @@ class StopOnSkippedUpdates(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class FiniteBackupAndRestore(keras.callbacks.BackupAndRestore):
-    """`keras.callbacks.BackupAndRestore` that never backs up NaN/inf weights or loss.
+class RunBackup(keras.callbacks.Callback):
+    """Backs up the training state (weights and optimizer) so that a killed run resumes.
 
-    So a rerun after a divergence resumes from the last good epoch, not from NaN weights.
-    Each backup file is written beside its target and renamed into place (atomic).
+    After every epoch whose loss and weights are finite (and every `save_freq` steps
+    if it is an int) the weights go to a new file in `backup_dir`, then
+    `training_metadata.json`, naming that file and the epoch to resume at, is renamed
+    into place: that rename is the commit, so a kill at any moment leaves a complete
+    backup, the new one or the one before. `restore` loads it before `fit`, which is
+    then given the returned epoch as `initial_epoch`. The directory is removed when
+    training ends.
+
+    Args:
+        backup_dir: the directory of the backup.
+        save_freq: `"epoch"`, or an int: also back up every that many steps (a resume
+            then redoes the interrupted epoch from the last backup's weights).
+
+    Example:
+
+    >>> backup = RunBackup("run/backup")
+    >>> initial_epoch = backup.restore(model)
+    >>> model.fit(train, epochs=10, initial_epoch=initial_epoch, callbacks=[backup])
     """
+
+    def __init__(self, backup_dir, save_freq="epoch"):
+        super().__init__()
+        if save_freq != "epoch":
+            validation.check_int("save_freq", save_freq, minimum=1)
+        self.backup_dir = os.fspath(backup_dir)
+        self.save_freq = save_freq
+        self.metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
+        self._epoch = self._steps = 0
+
+    def read_metadata(self):
+        """The committed metadata (`epoch`, `weights`), or None when there is no backup."""
+        if not os.path.exists(self.metadata_path):
+            return None
+        with open(self.metadata_path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def restore(self, model):
+        """Loads the backup into `model` (compiled); returns the epoch to resume at (0: none)."""
+        metadata = self.read_metadata()
+        if metadata is None:
+            return 0
+        if not model.optimizer.built:  # its variables must exist to be loaded into
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(os.path.join(self.backup_dir, metadata["weights"]))
+        return int(metadata["epoch"])
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1
+        if self.save_freq != "epoch" and self._steps % self.save_freq == 0:
+            self._save(self._epoch)
 
     def on_epoch_end(self, epoch, logs=None):
         if _good_epoch(self.model, logs):
-            super().on_epoch_end(epoch, logs)
+            self._save(epoch + 1)
 
-    def _save_model(self):
-        # Keras writes the backup in place; a kill mid-write would leave a corrupt file.
-        # Write each file beside its target and rename it into place instead: weights
-        # first, so a kill in between only makes a resume redo one epoch.
-        names = ("_weights_path", "_training_metadata_path", "_current_epoch", "_last_batch_seen")
-        if self.double_checkpoint or not all(hasattr(self, n) for n in names):
-            return super()._save_model()  # a Keras version this was not written against
+    def on_train_end(self, logs=None):
+        shutil.rmtree(self.backup_dir, ignore_errors=True)
+
+    def _save(self, resume_epoch):
         os.makedirs(self.backup_dir, exist_ok=True)
-        with files.atomic_path(self._weights_path, suffix=".weights.h5") as tmp:
-            self.model.save_weights(tmp, overwrite=True)
-        metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
-        files.write_text(self._training_metadata_path, json.dumps(metadata))
+        name = f"epoch{resume_epoch}_step{self._steps}.weights.h5"
+        with files.atomic_path(os.path.join(self.backup_dir, name), suffix=".weights.h5") as tmp:
+            self.model.save_weights(tmp)
+        metadata = {"epoch": resume_epoch, "weights": name}
+        files.write_text(self.metadata_path, json.dumps(metadata) + "\n")
+        for other in os.listdir(self.backup_dir):  # older backups, now superseded
+            if other.endswith(".weights.h5") and other != name:
+                os.remove(os.path.join(self.backup_dir, other))
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
@@ -85,7 +132,7 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
     def __init__(self, path):
         super().__init__()
         if not str(path).endswith(".keras"):
-            raise ValueError(f"Invalid value for argument path. Expected a .keras file. Received: path={path!r}")
+            raise validation.invalid("path", "a .keras file", path)
         self.path = path
         self.saved_epoch = None
 

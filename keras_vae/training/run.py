@@ -1,9 +1,9 @@
 """A whole training run, from a config to a run directory: the engine behind `keras-vae train`.
 
 RUN_DIR gets `config.json` (everything needed to reproduce the run), `model.keras`
-(rewritten atomically after every good epoch), `history.csv`, `metrics.json`,
-`images/` and `logs/` (pictures as PNG and for TensorBoard, unless `images=False`), and
-`backup/` while a run is unfinished (rerunning the same command resumes from it).
+(rewritten atomically after every good epoch), `history.csv`, `metrics.json`, `logs/`
+(TensorBoard: loss curves, and pictures unless `images=False`), `images/` (the pictures
+as PNG), and `backup/` while a run is unfinished (rerunning the same command resumes).
 """
 
 import dataclasses
@@ -11,86 +11,17 @@ import json
 import math
 import os
 import shutil
+import sys
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import callbacks as vae_callbacks
-from keras_vae import checks, data, distribute, files, optimizers, presets, visualize
-from keras_vae.model import VAE
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Every setting of a run; saved as RUN_DIR/config.json."""
-
-    out: str
-    preset: str | None = None
-    dataset: str = "shapes"
-    data: str | None = None
-    npz_key: str = "images"
-    image_size: int | None = None
-    binarize: bool = False
-    num_examples: int | None = None
-    validation_fraction: float = 0.1
-    epochs: int = 10
-    batch_size: int = 128
-    latent_dim: int = 16
-    likelihood: str | None = None
-    beta: float = 1.0
-    kl_warmup_steps: int = 0
-    free_bits: float = 0.0
-    learning_rate: float = 1e-3
-    lr_schedule: str = "constant"
-    seed: int = 0
-    max_skipped_updates: int = 25
-    images: bool = True
-    strategy: str = "auto"
-    precision: str = "float32"
-    jit_compile: str = "auto"
-    checkpoint_every: int | None = None
-    overwrite: bool = False
-    verbose: str | int = "auto"
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(
-                    f"Invalid value received for argument {name}. Expected an int >= 1. "
-                    f"Received: {name}={value!r}"
-                )
-        if not (isinstance(self.learning_rate, (int, float)) and self.learning_rate > 0):
-            raise ValueError(
-                "Invalid value received for argument learning_rate. Expected a float > 0. "
-                f"Received: learning_rate={self.learning_rate!r}"
-            )
-        checks.check_choice("lr_schedule", self.lr_schedule, optimizers.SCHEDULES)
-        checks.check_choice("precision", self.precision, PRECISIONS)
-        checks.check_choice("jit_compile", self.jit_compile, ("auto", "on", "off"))
-        checks.check_choice("strategy", self.strategy, distribute.STRATEGIES)
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(
-                "Invalid value received for argument validation_fraction. Expected a float "
-                f"in (0, 1). Received: validation_fraction={self.validation_fraction!r}"
-            )
-
-
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-
-
-#: TrainConfig fields that are also VAE arguments.
-_MODEL_FIELDS = ("latent_dim", "likelihood", "beta", "kl_warmup_steps", "free_bits", "seed")
-
-
-def config_for(out, preset=None, **settings):
-    """A `TrainConfig`: its defaults, then the preset's settings, then `settings`."""
-    base = {}
-    if preset:
-        chosen = presets.get(preset)
-        base = {**chosen["train"], **{k: v for k, v in chosen["model"].items() if k in _MODEL_FIELDS}}
-    return TrainConfig(out=out, preset=preset, **{**base, **settings})
+from keras_vae import data, files
+from keras_vae.models import VAE, optimizers, presets
+from keras_vae.training import callbacks as run_callbacks
+from keras_vae.training import distribute
+from keras_vae.visualization.callbacks import default_callbacks
 
 
 class TrainingDiverged(FloatingPointError):
@@ -108,7 +39,7 @@ def train(config, extra_callbacks=(), strategy=None):
 
     Args:
         config: a `TrainConfig`.
-        extra_callbacks: extra Keras callbacks for `fit` (e.g. `keras_vae.callbacks` plots).
+        extra_callbacks: extra Keras callbacks for `fit` (e.g. `keras_vae.visualization` ones).
         strategy: a `tf.distribute.Strategy` to use instead of `config.strategy`.
 
     Returns:
@@ -121,38 +52,39 @@ def train(config, extra_callbacks=(), strategy=None):
     run_dir = os.path.abspath(config.out)
     if not chief:  # TF's convention: a worker's own dir, kept until it finishes, for resume
         run_dir = os.path.join(run_dir, f"workertemp_{distribute.task_id()}")
-    initial_epoch = _check_run_dir(run_dir, config.overwrite)
+    backup = run_callbacks.RunBackup(
+        os.path.join(run_dir, "backup"), save_freq=config.checkpoint_every or "epoch"
+    )
+    _check_run_dir(run_dir, config.overwrite)
     keras.utils.set_random_seed(config.seed)
-    train_ds, val_ds, image_shape = _datasets(config)
+    train_ds, val_ds, data_shape = _datasets(config)
     steps = _steps_per_epoch(train_ds) if config.lr_schedule != "constant" else None
     with strategy.scope():
-        model = build_model(config, image_shape, steps_per_epoch=steps)
+        model = build_model(config, data_shape, steps_per_epoch=steps)
+        initial_epoch = backup.restore(model)
 
     os.makedirs(run_dir, exist_ok=True)
-    files.write_text(os.path.join(run_dir, "config.json"), _config_json(config, image_shape))
-    stop = vae_callbacks.StopOnSkippedUpdates(config.max_skipped_updates)
-    checkpoint = vae_callbacks.AtomicModelCheckpoint(os.path.join(run_dir, "model.keras"))
-    if config.images and chief:  # a worker's pictures would only be deleted with its dir
+    files.write_text(os.path.join(run_dir, "config.json"), _config_json(config, data_shape))
+    stop = run_callbacks.StopOnSkippedUpdates(config.max_skipped_updates)
+    checkpoint = run_callbacks.AtomicModelCheckpoint(os.path.join(run_dir, "model.keras"))
+    logs = os.path.join(run_dir, "logs")
+    if chief:  # a worker's logs and pictures would only be deleted with its dir
+        pictures = config.images and len(data_shape) == 3 and data_shape[-1] in (1, 3)
         extra_callbacks = [
-            *visualize.default_callbacks(
-                val_ds, image_dir=os.path.join(run_dir, "images"),
-                log_dir=os.path.join(run_dir, "logs"),
-            ),
+            keras.callbacks.TensorBoard(logs, write_graph=False),
+            *(default_callbacks(val_ds, image_dir=os.path.join(run_dir, "images"), log_dir=logs)
+              if pictures else []),
             *extra_callbacks,
-        ]
+        ]  # fmt: skip
     callbacks = [
-        stop,
-        checkpoint,
-        vae_callbacks.FiniteBackupAndRestore(
-            os.path.join(run_dir, "backup"), save_freq=config.checkpoint_every or "epoch"
-        ),
-        vae_callbacks.HistoryCSV(os.path.join(run_dir, "history.csv"), initial_epoch),
+        stop, checkpoint, backup,
+        run_callbacks.HistoryCSV(os.path.join(run_dir, "history.csv"), initial_epoch),
         *extra_callbacks,
-    ]
+    ]  # fmt: skip
     history = model.fit(
-        train_ds, validation_data=val_ds, epochs=config.epochs, callbacks=callbacks,
-        shuffle=False,  # the dataset shuffles itself
-        verbose=config.verbose,
+        train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
+        callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
+        verbose=_verbosity(config.verbose),
     )
     if stop.failure:
         raise _diverged(stop.failure, checkpoint)
@@ -167,18 +99,18 @@ def train(config, extra_callbacks=(), strategy=None):
     }
 
 
-def build_model(config, image_shape, steps_per_epoch=None):
-    """A compiled `VAE` for `config` and images of `image_shape` (call in a strategy scope).
+def build_model(config, data_shape, steps_per_epoch=None):
+    """A compiled `VAE` for `config` and examples of `data_shape` (call in a strategy scope).
 
     `steps_per_epoch` (global batches per epoch) sets the length of a decaying
     learning-rate schedule: `config.epochs * steps_per_epoch` optimizer steps.
     """
-    likelihood = config.likelihood or ("bernoulli" if image_shape[-1] == 1 else "gaussian")
+    grey_images = len(data_shape) == 3 and data_shape[-1] == 1
+    likelihood = config.likelihood or ("bernoulli" if grey_images else "gaussian")
     model_args = presets.get(config.preset)["model"] if config.preset else {}
     model = VAE(**{
-        **model_args,
-        **{name: getattr(config, name) for name in _MODEL_FIELDS},
-        "input_shape": image_shape, "likelihood": likelihood, "dtype": config.precision,
+        **model_args, **config.model_arguments(), "seed": config.seed,
+        "input_shape": data_shape, "likelihood": likelihood, "dtype": config.precision,
     })  # fmt: skip
     jit = config.jit_compile
     if jit == "auto":  # XLA was slower than plain TF for this model on CPU (RESULTS.md)
@@ -195,9 +127,9 @@ def _steps_per_epoch(dataset):
     if count < 1:
         size = {tf.data.INFINITE_CARDINALITY: "infinite", tf.data.UNKNOWN_CARDINALITY: "unknown"}
         raise ValueError(
-            f"Invalid data: the training dataset's size is {size.get(count, count)}, so a "
-            "decaying learning rate cannot be spread over the run. Use lr_schedule='constant'."
-        )
+            "Invalid value received for argument lr_schedule. Expected 'constant' for a training "
+            "dataset whose size is not known in advance (a decay is spread over epochs x "
+            f"batches). Received: a dataset of {size.get(count, count)} size")
     return count
 
 
@@ -213,26 +145,28 @@ def _diverged(failure, checkpoint):
     )
 
 
+def _verbosity(verbose):
+    """Keras's verbosity; "auto" redraws a bar on a terminal, else prints a line per epoch."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
+
+
 def _check_run_dir(run_dir, overwrite):
-    """The epoch an unfinished run resumes at (0 for a new run); never clobbers a finished one."""
+    """Refuses to clobber a finished run; an unfinished one (with backup/) is resumed."""
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise FileExistsError(f"Invalid value for --out: {run_dir} exists and is not a directory.")
-    metadata = os.path.join(run_dir, "backup", "training_metadata.json")
     if os.path.isdir(os.path.join(run_dir, "backup")):
-        if os.path.exists(metadata):
-            with open(metadata) as f:
-                return int(json.load(f).get("epoch", 0))
-        return 0
+        return
     if os.path.exists(os.path.join(run_dir, "model.keras")) and not overwrite:
         raise FileExistsError(
             f"{run_dir} already holds a finished run (model.keras). Choose another --out, "
             "or pass --overwrite to replace it."
         )
-    return 0
 
 
 def _datasets(config):
-    """(train, validation, image_shape) for the config's data source."""
+    """(train, validation, data_shape) for the config's data source."""
     options = dict(
         batch_size=config.batch_size, image_size=config.image_size, seed=config.seed,
         binarize=config.binarize,
@@ -270,15 +204,15 @@ def _validation_cut(n, fraction):
     held_out = max(1, int(math.floor(n * fraction)))
     if n - held_out < 1:
         raise ValueError(
-            f"Invalid data: {n} image(s) is too few to hold out a validation set. "
-            "Provide at least 2 images."
+            "Invalid value received for argument data. Expected at least 2 examples (one is "
+            f"held out for validation). Received: {n} example(s)"
         )
     return n - held_out
 
 
-def _config_json(config, image_shape):
+def _config_json(config, data_shape):
     record = dataclasses.asdict(config)
-    record["image_shape"] = list(image_shape)
+    record["data_shape"] = list(data_shape)
     record["keras_version"] = keras.__version__
     return json.dumps(record, indent=2, default=_jsonable) + "\n"
 

@@ -8,7 +8,8 @@ figure for a notebook. `latent_scatter` is a figure. Figures are built without p
 
 import numpy as np
 
-from keras_vae import latent
+from keras_vae import validation
+from keras_vae.visualization import latent
 
 
 def image_grid(images, columns=None, padding=1):
@@ -27,12 +28,7 @@ def image_grid(images, columns=None, padding=1):
     >>> image_grid(np.zeros([6, 28, 28, 1]), columns=3).shape
     (57, 86, 1)
     """
-    images = np.asarray(images, dtype=np.float32)
-    if images.ndim != 4 or images.shape[-1] not in (1, 3) or len(images) == 0:
-        raise ValueError(
-            "Invalid shape for images. Expected a non-empty batch (N, H, W, C) with C in "
-            f"{{1, 3}}. Received: images.shape={images.shape}"
-        )
+    images = validation.check_images("images", images)
     n, height, width, channels = images.shape
     columns = columns or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / columns))
@@ -72,10 +68,8 @@ def encode_png(image, compress_level=6):
 
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
-        raise ValueError(
-            "Invalid value received for argument image. Expected a uint8 array (H, W, C) "
-            f"with C in {{1, 3}}. Received: dtype={image.dtype}, shape={image.shape}"
-        )
+        received = f"an array of dtype {image.dtype} and shape {image.shape}"
+        raise validation.invalid("image", "a uint8 array (H, W, C) with C in {1, 3}", received)
     buffer = io.BytesIO()
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
         buffer, format="PNG", compress_level=compress_level
@@ -93,10 +87,7 @@ def tile_rows(rows, padding=1):
     """
     rows = np.asarray(rows, np.float32)
     if rows.ndim != 5:
-        raise ValueError(
-            "Invalid shape for rows. Expected (rows, columns, H, W, C). "
-            f"Received: rows.shape={rows.shape}"
-        )
+        raise validation.invalid("rows.shape", "(rows, columns, H, W, C)", rows.shape)
     return image_grid(rows.reshape(-1, *rows.shape[2:]), columns=rows.shape[1], padding=padding)
 
 
@@ -119,7 +110,7 @@ def reconstruction_grid(model, images, columns=8):
     """
     images = np.asarray(images, np.float32)
     recon = latent.decode(model, latent.encode_mean(model, images))
-    columns = min(latent.check_int("columns", columns, minimum=1), len(images))
+    columns = min(validation.check_int("columns", columns, minimum=1), len(images))
     blank = (-len(images)) % columns
     pairs = np.stack([images, recon])  # (2, N, H, W, C)
     pairs = np.pad(pairs, [(0, 0), (0, blank)] + [(0, 0)] * 3)
@@ -315,10 +306,7 @@ def _scatter(figure, axes, points, labels, label_names):
         return
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(points):
-        raise ValueError(
-            "Invalid shape for labels. Expected one label per image "
-            f"({len(points)}). Received: labels.shape={labels.shape}"
-        )
+        raise validation.invalid("labels.shape", f"one label per image ({len(points)},)", labels.shape)
     classes = np.unique(labels)
     if np.issubdtype(labels.dtype, np.integer) and len(classes) <= 20:
         colours = "tab10" if len(classes) <= 10 else "tab20"

@@ -1,8 +1,8 @@
-"""The optimizer of `training.train`, the CLI and the presets: Adam, constant or cosine-decayed."""
+"""The optimizer of the presets, `training.train` and the CLI: Adam, constant or cosine-decayed."""
 
 import keras
 
-from keras_vae import checks
+from keras_vae import validation
 
 SCHEDULES = ("constant", "cosine")
 
@@ -23,10 +23,10 @@ def adam(learning_rate=1e-3, schedule="constant", decay_steps=None):
     >>> round(float(adam(1e-3, "cosine", decay_steps=100).learning_rate), 6)
     0.001
     """
-    checks.check_float("learning_rate", learning_rate, positive=True)
-    checks.check_choice("schedule", schedule, SCHEDULES)
+    validation.check_float("learning_rate", learning_rate, positive=True)
+    validation.check_choice("schedule", schedule, SCHEDULES)
     if schedule == "constant":
         return keras.optimizers.Adam(learning_rate)
-    checks.check_int("decay_steps", decay_steps, minimum=1)
+    validation.check_int("decay_steps", decay_steps, minimum=1)
     rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
     return keras.optimizers.Adam(rate)

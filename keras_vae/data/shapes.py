@@ -8,6 +8,8 @@ images, so disentanglement can be measured against them.
 
 import numpy as np
 
+from keras_vae import validation
+
 SHAPE_NAMES = ("square", "ellipse", "triangle", "heart")
 
 # `scale` is the diameter of the circle enclosing the shape, as a fraction of
@@ -46,9 +48,9 @@ def generate(num_examples, image_size=28, seed=0):
     >>> images.shape
     (16, 28, 28, 1)
     """
-    _check_int("num_examples", num_examples, 1)
-    _check_int("image_size", image_size, 8)
-    _check_int("seed", seed, 0)
+    validation.check_int("num_examples", num_examples, minimum=1)
+    validation.check_int("image_size", image_size, minimum=8)
+    validation.check_int("seed", seed, minimum=0)
     factors = _draw_factors(num_examples, image_size, seed)
     images = np.empty((num_examples, image_size, image_size, 1), np.float32)
     chunk = max(1, _CHUNK_PIXELS // image_size**2)
@@ -59,18 +61,6 @@ def generate(num_examples, image_size=28, seed=0):
             part = {k: v[rows] for k, v in factors.items()}
             images[rows, ..., 0] = _render(sdf, part, image_size)
     return images, factors
-
-
-def _check_int(name, value, minimum):
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or value < minimum
-    ):
-        raise ValueError(
-            f"Invalid value for argument {name}. Expected an int >= "
-            f"{minimum}. Received: {name}={value!r}"
-        )
 
 
 def _draw_factors(num_examples, image_size, seed):

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import checks, files, latent, plotting
+from keras_vae import files, validation
+from keras_vae.visualization import latent, plotting
 
 # One summary writer per directory, shared by all callbacks writing there: TensorBoard
 # reads only the newest event file of a directory while it is being written.
@@ -52,7 +53,7 @@ class ImageCallback(keras.callbacks.Callback):
         super().__init__()
         self.image_dir = None if image_dir is None else os.fspath(image_dir)
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
-        self.every_n_epochs = checks.check_int("every_n_epochs", every_n_epochs, minimum=1)
+        self.every_n_epochs = validation.check_int("every_n_epochs", every_n_epochs, minimum=1)
         self.name = name or self.default_name
         self.show = show
         self.last_image = None
@@ -92,7 +93,7 @@ class ImageCallback(keras.callbacks.Callback):
                 with open(tmp, "wb") as f:
                     f.write(png)
         if self._writer is not None:
-            write_image_summary(self._writer, self.name, png, image.shape, step=epoch)
+            write_image_summary(self._writer, self.name, image, step=epoch)
         if self.show:
             from IPython import display
 
@@ -117,8 +118,8 @@ class ReconstructionGrid(ImageCallback):
 
     def __init__(self, images, columns=8, **kwargs):
         super().__init__(**kwargs)
-        self.images = _check_images(images, "images")
-        self.columns = checks.check_int("columns", columns, minimum=1)
+        self.images = validation.check_images("images", images)
+        self.columns = validation.check_int("columns", columns, minimum=1)
 
     def render(self):
         return plotting.reconstruction_grid(self.model, self.images, self.columns)
@@ -141,7 +142,7 @@ class PriorSamples(ImageCallback):
 
     def __init__(self, n=64, seed=0, **kwargs):
         super().__init__(**kwargs)
-        self.n = checks.check_int("n", n, minimum=1)
+        self.n = validation.check_int("n", n, minimum=1)
         self.seed = seed
         self.z = None
 
@@ -172,26 +173,18 @@ class LatentManifold(ImageCallback):
 
     def __init__(self, grid=20, dims=(0, 1), images=None, **kwargs):
         super().__init__(**kwargs)
-        self.grid = checks.check_int("grid", grid, minimum=2)
+        self.grid = validation.check_int("grid", grid, minimum=2)
         if isinstance(dims, str) and dims != "active":
-            raise ValueError(
-                "Invalid value received for argument dims. Expected two latent dims or "
-                f"'active'. Received: dims={dims!r}"
-            )
+            raise validation.invalid("dims", "two latent dims or 'active'", dims)
         if isinstance(dims, str) and images is None:
-            raise ValueError(
-                "Argument images is required with dims='active' (the dims are ranked by how "
-                "much their z_mean varies over these images). Received: images=None"
-            )
+            raise validation.invalid("images", "held-out images with dims='active' (the dims are "
+                                     "ranked by how much their z_mean varies over them)", None)  # fmt: skip
         self.dims = dims
-        self.images = None if images is None else _check_images(images, "images")
+        self.images = None if images is None else validation.check_images("images", images)
 
     def check_model(self, model):
         if model.latent_dim < 2:
-            raise ValueError(
-                "LatentManifold needs a model with latent_dim >= 2. "
-                f"Received: a model with latent_dim={model.latent_dim}"
-            )
+            raise validation.invalid("model.latent_dim", ">= 2 for LatentManifold", model.latent_dim)
         if not isinstance(self.dims, str):
             latent.check_dims(self.dims, model.latent_dim, count=2)
 
@@ -220,13 +213,11 @@ class LatentScatter(ImageCallback):
 
     def __init__(self, images, labels=None, label_names=None, **kwargs):
         super().__init__(**kwargs)
-        self.images = _check_images(images, "images")
+        self.images = validation.check_images("images", images)
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and len(self.labels) != len(self.images):
-            raise ValueError(
-                f"Invalid value received for argument labels. Expected one label per image "
-                f"({len(self.images)}). Received: labels with {len(self.labels)} entries"
-            )
+            raise validation.invalid("len(labels)", f"one label per image ({len(self.images)})",
+                                     len(self.labels))  # fmt: skip
         self.label_names = label_names
 
     def render(self):
@@ -252,13 +243,11 @@ class Interpolation(ImageCallback):
 
     def __init__(self, a, b, steps=10, spherical=False, **kwargs):
         super().__init__(**kwargs)
-        self.a, self.b = _check_images(a, "a"), _check_images(b, "b")
+        self.a, self.b = validation.check_images("a", a), validation.check_images("b", b)
         if self.a.shape != self.b.shape:
-            raise ValueError(
-                "Invalid shapes for a and b. Expected equal shapes (pairs of images). "
-                f"Received: a.shape={self.a.shape}, b.shape={self.b.shape}"
-            )
-        self.steps = checks.check_int("steps", steps, minimum=2)
+            raise validation.invalid("b.shape", f"a's shape {self.a.shape} (pairs of images)",
+                                     self.b.shape)  # fmt: skip
+        self.steps = validation.check_int("steps", steps, minimum=2)
         self.spherical = bool(spherical)
 
     def render(self):
@@ -284,11 +273,11 @@ class LatentTraversal(ImageCallback):
 
     def __init__(self, image, dims=None, span=3.0, steps=9, **kwargs):
         super().__init__(**kwargs)
-        self.image = _check_images(np.asarray(image)[None] if np.ndim(image) == 3 else image,
-                                   "image")[0]
+        image = np.asarray(image)[None] if np.ndim(image) == 3 else image
+        self.image = validation.check_images("image", image)[0]
         self.dims = None if dims is None else list(dims)
         self.span = span
-        self.steps = checks.check_int("steps", steps, minimum=2)
+        self.steps = validation.check_int("steps", steps, minimum=2)
 
     def check_model(self, model):
         dims = range(model.latent_dim) if self.dims is None else self.dims
@@ -326,33 +315,16 @@ def default_callbacks(images, image_dir=None, log_dir=None, every_n_epochs=1):
     ]
 
 
-def write_image_summary(writer, tag, png, shape, step):
-    """Writes one PNG image as a TensorBoard image summary, and flushes.
-
-    The record is the one `tf.summary.image` writes (TensorBoard's "images" plugin: a
-    string tensor [width, height, PNG]), made with TensorFlow alone: logging works
-    without the `tensorboard` package, which only viewing the logs needs.
-
-    Args:
-        writer: a `tf.summary.SummaryWriter`.
-        tag: the summary's name.
-        png: the PNG file contents (bytes), e.g. from `plotting.encode_png`.
-        shape: the image's (height, width, ...).
-        step: int step.
+def write_image_summary(writer, tag, image, step):
+    """Writes one uint8 image (H, W, C) as a TensorBoard image summary, and flushes.
 
     Example:
 
     >>> writer = tf.summary.create_file_writer("logs/images")
-    >>> write_image_summary(writer, "grid", plotting.encode_png(grid), grid.shape, step=0)
+    >>> write_image_summary(writer, "grid", grid, step=0)
     """
-    from tensorflow.core.framework import summary_pb2
-
-    metadata = summary_pb2.SummaryMetadata(
-        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="images")
-    )
-    tensor = tf.constant([str(shape[1]).encode(), str(shape[0]).encode(), png])
     with writer.as_default():
-        tf.summary.write(tag, tensor, step=step, metadata=metadata)
+        tf.summary.image(tag, np.asarray(image)[None], step=step)
     writer.flush()
 
 
@@ -374,14 +346,4 @@ def _first_images(images, n):
             if count >= n:
                 break
         images = np.concatenate(batches) if batches else np.zeros((0,))
-    return _check_images(images, "images")[:n]
-
-
-def _check_images(images, name):
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4 or len(images) == 0 or images.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"Invalid value received for argument {name}. Expected a non-empty batch of "
-            f"images (N, H, W, C) with C in {{1, 3}}. Received: {name} of shape {images.shape}"
-        )
-    return images
+    return validation.check_images("images", images)[:n]

@@ -42,6 +42,9 @@ def free_bits_kl(kl_dims, free_bits):
     return tf.reduce_sum(tf.maximum(kl_dims, float(free_bits)), axis=-1)
 
 
+#: What the model minimises: -ELBO, or minus the k-sample IWAE bound (Burda et al. 2015).
+OBJECTIVES = ("elbo", "iwae")
+#: How the KL weight warms up.
 KL_SCHEDULES = ("linear", "cyclical")
 
 

@@ -1,8 +1,6 @@
-"""Image datasets as `tf.data` pipelines: tfds, arrays, .npz files, folders and "shapes".
+"""Where data come from: tfds, .npz files, folders of images and the built-in "shapes".
 
-Every function yields float32 batches `(batch, height, width, channels)` in [0, 1], images only,
-and takes the same options: `batch_size`, `shuffle`, `binarize`, `image_size`, `cache`, `seed`
-and `drop_remainder`.
+Each source returns a `keras_vae.data.pipeline` dataset and takes its options.
 """
 
 import difflib
@@ -16,10 +14,11 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import shapes
+from keras_vae import validation
+from keras_vae.data import shapes
+from keras_vae.data.pipeline import build_pipeline, check_options, from_array, to_unit_range
 
 BUILTIN_DATASETS = ("shapes",)
-
 # Examples per split of the built-in "shapes" set. A split's content depends
 # on its own seed only, never on the `seed` option, so runs stay comparable.
 SHAPES_SPLITS = {"train": 16384, "validation": 2048, "test": 2048}
@@ -34,8 +33,6 @@ _TFDS_MAX_VALUES = {"binarized_mnist": 1}
 # Where tfds downloads from (prepared datasets, and e.g. MNIST's own files).
 _DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
-# Shuffle the whole dataset when it fits in this many bytes (and 1024 images at least).
-_SHUFFLE_BUFFER_BYTES = 512 * 2**20
 
 
 class DatasetUnavailableError(FileNotFoundError):
@@ -79,53 +76,23 @@ def load(
     >>> next(iter(train)).shape
     TensorShape([64, 28, 28, 1])
     """
-    options = _options(
+    options = check_options(
         batch_size=batch_size, shuffle=shuffle, binarize=binarize,
         image_size=image_size, cache=cache, seed=seed, drop_remainder=drop_remainder,
     )  # fmt: skip
-    if num_examples is not None and not _is_positive_int(num_examples):
-        raise _invalid("num_examples", "None or an int >= 1", num_examples)
+    if num_examples is not None:
+        validation.check_int("num_examples", num_examples, minimum=1)
     if not isinstance(name, str):
-        raise _invalid("name", "a dataset name (a string)", name)
+        raise validation.invalid("name", "a dataset name (a string)", name)
     if name == "shapes":
         return _load_shapes(split, num_examples, options)
     images = _tfds_images(name, split, data_dir, download)
     if num_examples is not None:
         images = images.take(num_examples)
     if options["image_size"] is None and not images.element_spec.shape.is_fully_defined():
-        message = f"The images of dataset {name!r} differ in size. Pass image_size=(height, width)."
-        raise ValueError(message)
-    return _pipeline(images, **options)
-
-
-def from_array(
-    images, *, batch_size=128, shuffle=True, binarize=False, image_size=None, cache=True,
-    seed=0, drop_remainder=False,
-):  # fmt: skip
-    """Makes a dataset from an array of images.
-
-    Args:
-        images: Array of shape `(N, H, W)` or `(N, H, W, C)` with C in {1, 3}: uint8 (0..255)
-            or floating point in [0, 1].
-        batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder: As in `load`.
-
-    Returns:
-        A `tf.data.Dataset` of float32 images in [0, 1].
-
-    Example:
-
-    >>> images = np.zeros((100, 28, 28), np.uint8)
-    >>> next(iter(from_array(images, batch_size=10))).shape
-    TensorShape([10, 28, 28, 1])
-    """
-    options = _options(
-        batch_size=batch_size, shuffle=shuffle, binarize=binarize,
-        image_size=image_size, cache=cache, seed=seed, drop_remainder=drop_remainder,
-    )  # fmt: skip
-    images = _checked_images(images)
-    # Slicing the array as it is (maybe uint8) keeps the in-graph copy small.
-    dataset = tf.data.Dataset.from_tensor_slices(images).map(_to_unit_range, tf.data.AUTOTUNE)
-    return _pipeline(dataset, **options)
+        raise validation.invalid("image_size", f"(height, width): the images of dataset {name!r} "
+                                 "differ in size", None)  # fmt: skip
+    return build_pipeline(images, **options)
 
 
 def from_npz(path, key="images", **options):
@@ -143,7 +110,7 @@ def from_npz(path, key="images", **options):
 
     >>> dataset = from_npz("digits.npz", key="images", batch_size=64)
     """
-    _options(**options)  # Fail before reading a maybe large file.
+    check_options(**options)  # Fail before reading a maybe large file.
     return from_array(_read_npz(path, key), **options)
 
 
@@ -166,16 +133,16 @@ def from_directory(path, image_size=None, channels=None, **options):
 
     >>> dataset = from_directory("faces/", image_size=64)
     """
-    options = _options(image_size=image_size, **options)
+    options = check_options(image_size=image_size, **options)
     if channels not in (None, 1, 3):
-        raise _invalid("channels", "1, 3 or None", channels)
+        raise validation.invalid("channels", "1, 3 or None", channels)
     paths, sizes, grey = _scan_directory(path)
     channels = channels or (1 if all(grey) else 3)
     if options["image_size"] is None and len(set(sizes)) > 1:
         other = next(i for i, size in enumerate(sizes) if size != sizes[0])
-        raise ValueError(
-            f"The images in {path} differ in size, e.g. {paths[0]} is {sizes[0]} and "
-            f"{paths[other]} is {sizes[other]} (height, width). Pass image_size=(height, width)."
+        raise validation.invalid(
+            "image_size", f"(height, width): the images in {path} differ in size, e.g. "
+            f"{paths[0]} is {sizes[0]} and {paths[other]} is {sizes[other]}", None,
         )
     dataset = tf.data.Dataset.from_tensor_slices(paths)
     dataset = dataset.map(lambda file: _decode(file, channels, all(grey)), tf.data.AUTOTUNE)
@@ -183,7 +150,7 @@ def from_directory(path, image_size=None, channels=None, **options):
     dataset = dataset.ignore_errors(log_warning=True)
     if options["image_size"] is None:
         dataset = dataset.map(lambda x: tf.ensure_shape(x, sizes[0] + (channels,)))
-    return _pipeline(dataset, **options)
+    return build_pipeline(dataset, **options)
 
 
 def read_images(path, key="images", image_size=None, channels=None):
@@ -210,97 +177,6 @@ def read_images(path, key="images", image_size=None, channels=None):
     return np.concatenate([batch.numpy() for batch in dataset])
 
 
-def _options(
-    *, batch_size=128, shuffle=True, binarize=False, image_size=None, cache=True, seed=0,
-    drop_remainder=False,
-):  # fmt: skip
-    """Checks the shared options; returns them with `image_size` as a pair."""
-    if not _is_positive_int(batch_size):
-        raise _invalid("batch_size", "an int >= 1", batch_size)
-    if binarize not in (None, False, True, "dynamic", "static"):
-        raise _invalid("binarize", 'False, True, "dynamic" or "static"', binarize)
-    if image_size is not None:
-        size = image_size if np.ndim(image_size) else (image_size, image_size)
-        if len(size) != 2 or not all(_is_positive_int(s) for s in size):
-            expected = "None, an int >= 1 or a (height, width) pair of them"
-            raise _invalid("image_size", expected, image_size)
-        image_size = (int(size[0]), int(size[1]))
-    if not isinstance(cache, (bool, str, os.PathLike)):
-        raise _invalid("cache", "True, False or a file name", cache)
-    if not _is_int(seed):
-        raise _invalid("seed", "an int", seed)
-    return dict(
-        batch_size=int(batch_size), shuffle=bool(shuffle), binarize={True: "dynamic"}.get(binarize, binarize or False),
-        image_size=image_size, cache=cache, seed=int(seed), drop_remainder=bool(drop_remainder),
-    )  # fmt: skip
-
-
-def _pipeline(dataset, *, batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder):
-    """Resizes, caches, shuffles, batches, binarizes and prefetches images."""
-    if image_size is not None:
-        dataset = dataset.map(lambda x: _resize(x, image_size), tf.data.AUTOTUNE)
-    if cache:
-        # Before shuffling and binarization, so both still change every epoch.
-        dataset = dataset.cache("" if cache is True else os.fspath(cache))
-    if shuffle:
-        buffer_size = _shuffle_buffer_size(dataset)
-        dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    if binarize:
-        # One stateless seed pair per batch, drawn anew every epoch unless static.
-        dynamic = binarize == "dynamic"
-        seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=dynamic)
-        dataset = tf.data.Dataset.zip(dataset, seeds.batch(2)).map(_binary_sample, tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _resize(image, size):
-    return tf.clip_by_value(tf.image.resize(image, size, antialias=True), 0.0, 1.0)
-
-
-def _binary_sample(images, seed):
-    noise = tf.random.stateless_uniform(tf.shape(images), seed=seed)
-    return tf.cast(noise < images, images.dtype)
-
-
-def _shuffle_buffer_size(dataset):
-    image_bytes = 4 * (dataset.element_spec.shape.num_elements() or 64 * 64 * 3)
-    cap = max(1024, _SHUFFLE_BUFFER_BYTES // image_bytes)
-    size = int(dataset.cardinality())  # Negative when unknown.
-    return min(size, cap) if size > 0 else cap
-
-
-def _checked_images(images):
-    """Returns `images` as uint8 or float32 (N, H, W, C), or raises."""
-    images = np.asarray(images)
-    shape = images.shape
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
-    if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        expected = "an array of shape (N, H, W) or (N, H, W, C) with C in {1, 3}"
-        raise _invalid("images.shape", expected, shape)
-    if images.size == 0:
-        raise _invalid("images.shape", "at least one non-empty image", shape)
-    if images.dtype == np.uint8:
-        return images
-    if images.dtype != bool and not np.issubdtype(images.dtype, np.floating):
-        expected = "uint8 (0..255) or floating point (0..1)"
-        raise _invalid("images.dtype", expected, images.dtype)
-    images = images.astype(np.float32, copy=False)
-    finite = np.isfinite(images)
-    if not finite.all():
-        count = finite.size - np.count_nonzero(finite)
-        message = f"Expected finite pixels. Received: {count} NaN or infinite pixels"
-        raise ValueError(f"Invalid value for argument images. {message}")
-    low, high = float(images.min()), float(images.max())
-    if low < 0 or high > 1:
-        raise ValueError(
-            "Invalid value for argument images. Expected floating-point pixels in [0, 1] "
-            f"(divide 0..255 images by 255, or pass uint8). Received: pixels in [{low:g}, {high:g}]"
-        )
-    return images
-
-
 def _read_npz(path, key):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such .npz file: {path}")
@@ -313,7 +189,7 @@ def _read_npz(path, key):
         return contents
     with contents:
         if key not in contents.files:
-            raise _invalid("key", f"one of the arrays in {path}: {contents.files}", key)
+            raise validation.invalid("key", f"one of the arrays in {path}: {contents.files}", key)
         try:
             return contents[key]
         except unreadable as error:
@@ -373,7 +249,7 @@ def _decode(file, channels, all_grey):
 def _load_shapes(split, num_examples, options):
     if split not in SHAPES_SPLITS:
         expected = f"one of {tuple(SHAPES_SPLITS)} for the shapes dataset"
-        raise _invalid("split", expected, split)
+        raise validation.invalid("split", expected, split)
     height, width = options["image_size"] or (28, 28)
     size, seed = max(height, width), _SHAPES_SEEDS[split]
     images, _ = shapes.generate(num_examples or SHAPES_SPLITS[split], image_size=size, seed=seed)
@@ -396,7 +272,7 @@ def _tfds_images(name, split, data_dir, download):
                 "tfds.list_builders(), e.g. 'mnist', 'fashion_mnist', 'cifar10'"
                 + (f" (did you mean {close}?)" if close else "")
             )
-            raise _invalid("name", expected, name)
+            raise validation.invalid("name", expected, name)
     builder = tfds.builder(name, data_dir=data_dir)
     if not builder.is_prepared():
         if not download:
@@ -406,16 +282,10 @@ def _tfds_images(name, split, data_dir, download):
         builder.download_and_prepare()
     if "image" not in builder.info.features:
         expected = f"a dataset with an 'image' feature (it has {list(builder.info.features)})"
-        raise _invalid("name", expected, name)
+        raise validation.invalid("name", expected, name)
     max_value = _TFDS_MAX_VALUES.get(dataset_name.name)
     dataset = builder.as_dataset(split=split, shuffle_files=False)
-    return dataset.map(lambda x: _to_unit_range(x["image"], max_value), tf.data.AUTOTUNE)
-
-
-def _to_unit_range(image, max_value=None):
-    if max_value is None:  # Integers are divided by their dtype's maximum.
-        return tf.image.convert_image_dtype(image, tf.float32)
-    return tf.cast(image, tf.float32) / max_value
+    return dataset.map(lambda x: to_unit_range(x["image"], max_value), tf.data.AUTOTUNE)
 
 
 def _unavailable(name, data_dir, reason):
@@ -444,16 +314,3 @@ def _can_download(timeout=3.0):
     thread.start()
     thread.join(timeout)
     return bool(answered)
-
-
-def _invalid(name, expected, received):
-    expected = f"Invalid value for argument {name}. Expected {expected}."
-    return ValueError(f"{expected} Received: {name}={received!r}")
-
-
-def _is_positive_int(value):
-    return _is_int(value) and value >= 1
-
-
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -3,6 +3,8 @@
 import keras
 import tensorflow as tf
 
+from keras_vae import validation
+
 _PACKAGE = "keras_vae"
 
 
@@ -62,11 +64,7 @@ class ClampLogVariance(keras.layers.Layer):
     def __init__(self, min_value=-10.0, max_value=10.0, **kwargs):
         super().__init__(**kwargs)
         if not min_value < max_value:
-            raise ValueError(
-                "Invalid values received for arguments min_value and max_value. "
-                f"Expected min_value < max_value. Received: min_value={min_value}, "
-                f"max_value={max_value}"
-            )
+            raise validation.invalid("max_value", f"a value > min_value={min_value}", max_value)
         self.min_value = float(min_value)
         self.max_value = float(max_value)
 

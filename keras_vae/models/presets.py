@@ -1,6 +1,6 @@
 """Named, complete configurations: the model and how to train it.
 
-    model = keras_vae.presets.build("mnist")                 # a compiled VAE
+    model = keras_vae.VAE.from_preset("mnist")               # a compiled VAE
     keras-vae train --preset mnist --dataset mnist --out runs/mnist
 
 Each preset holds `model` (VAE arguments) and `train` (the training settings it was
@@ -9,8 +9,7 @@ tuned with: learning rate and its schedule, batch size, epochs, dynamic binariza
 
 import copy
 
-from keras_vae import checks, optimizers
-from keras_vae.model import VAE
+from keras_vae import validation
 
 PRESETS = {
     # The Keras documentation's example (keras.io/examples/generative/vae), rebuilt.
@@ -48,38 +47,14 @@ PRESETS = {
 
 def get(name):
     """A deep copy of preset `name`: `{"model": {...}, "train": {...}}`."""
-    if name not in PRESETS:
-        raise ValueError(
-            f"Invalid value received for argument name. Expected one of {sorted(PRESETS)}. "
-            f"Received: name={name!r}"
-        )
+    validation.check_choice("name", name, sorted(PRESETS))
     return copy.deepcopy(PRESETS[name])
 
 
 def build(name, learning_rate=None, steps_per_epoch=None, **overrides):
-    """Returns a compiled `VAE` for preset `name`, with `overrides` of its model arguments.
+    """`VAE.from_preset`, under its earlier name."""
+    from keras_vae.models.vae import VAE
 
-    Args:
-        name: a key of `PRESETS`.
-        learning_rate: Adam's (initial) learning rate (default: the preset's).
-        steps_per_epoch: batches per epoch of your training data. With it, a preset
-            whose `lr_schedule` decays runs that schedule over its `epochs`; without
-            it the learning rate stays constant.
-        **overrides: `VAE` arguments that replace the preset's (e.g. `latent_dim=64`).
-
-    Example:
-
-    >>> model = build("keras_example", seed=0)
-    >>> model.latent_dim
-    2
-    """
-    preset = get(name)
-    if steps_per_epoch is not None:
-        checks.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
-    model = VAE(**{**preset["model"], **overrides})
-    train = preset["train"]
-    schedule = train.get("lr_schedule", "constant") if steps_per_epoch else "constant"
-    decay_steps = train["epochs"] * steps_per_epoch if steps_per_epoch else None
-    optimizer = optimizers.adam(learning_rate or train["learning_rate"], schedule, decay_steps)
-    model.compile(optimizer=optimizer)
-    return model
+    return VAE.from_preset(
+        name, learning_rate=learning_rate, steps_per_epoch=steps_per_epoch, **overrides
+    )

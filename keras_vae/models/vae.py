@@ -1,0 +1,396 @@
+"""The variational autoencoder: a `keras.Model` holding an encoder, a decoder and a likelihood."""
+
+import copy
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae import validation
+from keras_vae.models import likelihoods, networks, objectives, optimizers, presets, steps
+from keras_vae.models.layers import Sampling
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class VAE(keras.Model):
+    """A VAE trained with `model.fit` on the negative ELBO (or the IWAE bound).
+
+    The encoder gives the mean and log-variance of q(z|x); `Sampling` draws
+    z = mu + sigma * eps; the decoder gives the parameters of p(x|z). The loss per
+    example is -log p(x|z) + beta * KL(q(z|x) || N(0, I)), averaged over the global
+    batch so that N replicas make the same update as one device. x may be images
+    (H, W, C), sequences (T, C) or vectors (D,); its values are independent given z.
+
+    Args:
+        encoder: a Keras model or layer mapping x to `[z_mean, z_log_var]`, or to one
+            tensor of width 2 * latent_dim split in half. Default: `networks.conv_encoder`
+            for images, `networks.mlp_encoder` otherwise, built from `input_shape`.
+        decoder: a Keras model or layer mapping z (batch, latent_dim) to the likelihood's
+            parameters: x's shape with channels x `params_per_channel` on the last axis
+            (1 for Bernoulli and Gaussian, 2 for logistic). Default: the matching builder.
+        input_shape: one example's shape; read from the encoder when it declares one.
+            Default (28, 28, 1) without an encoder.
+        latent_dim: latent dimensions; read from the networks when given. Default 16.
+        likelihood: `"bernoulli"` (data in [0, 1]), `"gaussian"` (mean squashed to [0, 1]
+            for images, unbounded for vectors and sequences), or `"logistic"`
+            (discretized logistic for 8-bit data; bits/dim).
+        beta: weight of the KL term.
+        kl_warmup_steps: ramp beta linearly from 0 over this many optimizer steps.
+        free_bits: nats per latent dim below which a dim's KL is not penalised.
+        objective: `"elbo"`, or `"iwae"` (importance-weighted bound, Burda et al.).
+        num_samples: z draws per example in the objective (k of IWAE).
+        kl_schedule: `"linear"` warm-up, or `"cyclical"` (restarts every `kl_cycle_steps`).
+        kl_cycle_steps: cycle length of the cyclical schedule.
+        gaussian_scale: fixed std of the Gaussian likelihood (learned per channel when None).
+        encoder_filters, decoder_filters, dense_units, kernel_size, residual_blocks:
+            arguments of the default conv networks (see `networks.conv_encoder`).
+        hidden_units: hidden widths of the default MLP encoder (the decoder's reversed).
+        seed: seed of the sampling noise.
+        dtype: dtype policy of the default networks' hidden layers, e.g. `"mixed_bfloat16"`;
+            the latent heads, the likelihood and the loss always run in float32.
+
+    Example:
+
+    >>> encoder = keras.Sequential([keras.Input((30,)), keras.layers.Dense(64, "relu"),
+    ...                             keras.layers.Dense(2 * 4)])
+    >>> decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, "relu"),
+    ...                             keras.layers.Dense(30)])
+    >>> model = VAE(encoder, decoder, likelihood="gaussian")
+    >>> model.compile(optimizer="adam")
+    >>> model.sample(2, seed=1).shape
+    TensorShape([2, 30])
+    """
+
+    def __init__(
+        self, encoder=None, decoder=None, *, input_shape=None, latent_dim=None,
+        likelihood="bernoulli", beta=1.0, kl_warmup_steps=0, free_bits=0.0, objective="elbo",
+        num_samples=1, kl_schedule="linear", kl_cycle_steps=0, gaussian_scale=None,
+        encoder_filters=None, decoder_filters=None, dense_units=None, kernel_size=None,
+        residual_blocks=None, hidden_units=None, seed=None, name="vae", **kwargs,
+    ):  # fmt: skip
+        super().__init__(name=name, **kwargs)
+        self._set_objective(beta, kl_warmup_steps, free_bits, objective, num_samples,
+                            kl_schedule, kl_cycle_steps)  # fmt: skip
+        architecture = dict(
+            encoder_filters=encoder_filters, decoder_filters=decoder_filters,
+            dense_units=dense_units, kernel_size=kernel_size, residual_blocks=residual_blocks,
+            hidden_units=hidden_units,
+        )  # fmt: skip
+        architecture = networks.check_architecture(
+            {k: v for k, v in architecture.items() if v is not None}
+        )
+        self.architecture = architecture
+        if encoder is not None and decoder is not None and architecture:
+            raise ValueError(
+                f"Invalid value received for argument {next(iter(architecture))}. Expected it "
+                "only with a default network; both encoder and decoder were given. Received: "
+                + ", ".join(f"{k}={v!r}" for k, v in architecture.items())
+            )
+        if encoder is None:
+            input_shape = validation.check_widths("input_shape", input_shape or (28, 28, 1))
+            latent_dim = validation.check_int("latent_dim", 16 if latent_dim is None else latent_dim, 1)
+            encoder = networks.default_encoder(input_shape, latent_dim, architecture,
+                                               dtype=self.dtype_policy)  # fmt: skip
+        self.data_shape, self.latent_dim, self.split_encoder_output = networks.inspect_encoder(
+            encoder, input_shape
+        )
+        if latent_dim is not None and latent_dim != self.latent_dim:
+            raise ValueError(
+                "Invalid value received for argument latent_dim. Expected the networks' latent "
+                f"width {self.latent_dim} (or None). Received: latent_dim={latent_dim!r}"
+            )
+        self.likelihood_name = likelihood
+        self.gaussian_scale = gaussian_scale
+        self.likelihood = self._likelihood(likelihood, gaussian_scale)
+        channels = self.data_shape[-1] * self.likelihood.params_per_channel
+        self.params_shape = (*self.data_shape[:-1], channels)
+        if decoder is None:
+            decoder = networks.default_decoder(self.data_shape, self.latent_dim, channels,
+                                               architecture, dtype=self.dtype_policy)  # fmt: skip
+        declared = networks.decoder_latent_dim(decoder)
+        if declared is not None and declared != self.latent_dim:
+            raise ValueError(
+                "Invalid value received for argument decoder. Expected an input of shape "
+                f"(None, {self.latent_dim}) (the encoder's latent width). Received: a decoder "
+                f"whose input has shape (None, {declared})"
+            )
+        networks.check_decoder(decoder, self.latent_dim, self.params_shape)
+        self.encoder, self.decoder = encoder, decoder
+        self.seed = seed
+        self.sampling = Sampling(seed=seed, name="sampling")
+        self.loss_tracker = keras.metrics.Mean(name="loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+        self.kl_tracker = keras.metrics.Mean(name="kl_loss")
+        self.skipped_tracker = keras.metrics.Sum(name="skipped_updates")
+        # Built here, so save/summary/export work before and after fit.
+        self.build((None, *self.data_shape))
+
+    def _set_objective(self, beta, warmup, free_bits, objective, num_samples, schedule, cycle):
+        self.beta = validation.check_float("beta", beta)
+        self.kl_warmup_steps = validation.check_int("kl_warmup_steps", warmup, minimum=0)
+        self.free_bits = validation.check_float("free_bits", free_bits)
+        self.objective = validation.check_choice("objective", objective, objectives.OBJECTIVES)
+        self.num_samples = validation.check_int("num_samples", num_samples, minimum=1)
+        if self.objective == "iwae" and self.free_bits:
+            raise validation.invalid("free_bits", "0 with objective='iwae' (free bits apply to "
+                                     "the ELBO only)", free_bits)  # fmt: skip
+        self.kl_schedule = validation.check_choice("kl_schedule", schedule, objectives.KL_SCHEDULES)
+        self.kl_cycle_steps = validation.check_int("kl_cycle_steps", cycle, minimum=0)
+        if self.kl_schedule == "cyclical" and self.kl_cycle_steps < max(self.kl_warmup_steps, 1):
+            raise validation.invalid(
+                "kl_cycle_steps", f"kl_cycle_steps >= kl_warmup_steps >= 1 for a cyclical "
+                f"schedule (kl_warmup_steps={warmup})", cycle,
+            )
+
+    def _likelihood(self, name, gaussian_scale):
+        validation.check_choice("likelihood", name, tuple(likelihoods.LIKELIHOODS))
+        if gaussian_scale is not None and name != "gaussian":
+            raise validation.invalid("gaussian_scale", "None unless likelihood='gaussian' (it "
+                                     f"is {name!r})", gaussian_scale)  # fmt: skip
+        if name != "gaussian":
+            return likelihoods.get(name, name="likelihood")
+        activation = "sigmoid" if len(self.data_shape) == 3 else "linear"
+        return likelihoods.get(name, name="likelihood", scale=gaussian_scale,
+                               mean_activation=activation)  # fmt: skip
+
+    def build(self, input_shape):
+        latent_shape = (None, self.latent_dim)
+        self.sampling.build([latent_shape, latent_shape])
+        self.likelihood.build((None, *self.params_shape))
+        self.built = True
+
+    @property
+    def image_shape(self):
+        """`data_shape`, under its name from when the model took images only."""
+        return self.data_shape
+
+    @classmethod
+    def from_preset(cls, name, *, learning_rate=None, steps_per_epoch=None, **overrides):
+        """A compiled model from a named preset (see `keras_vae.presets`).
+
+        Args:
+            name: a key of `keras_vae.presets.PRESETS`.
+            learning_rate: Adam's (initial) learning rate (default: the preset's).
+            steps_per_epoch: batches per epoch of your data. With it, a preset whose
+                `lr_schedule` decays runs that schedule over its `epochs`; without it the
+                learning rate stays constant.
+            **overrides: `VAE` arguments that replace the preset's (e.g. `latent_dim=64`).
+
+        Example:
+
+        >>> VAE.from_preset("keras_example", seed=0).latent_dim
+        2
+        """
+        preset = presets.get(name)
+        if steps_per_epoch is not None:
+            validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+        if learning_rate is not None:
+            validation.check_float("learning_rate", learning_rate, positive=True)
+        model = cls(**{**preset["model"], **overrides})
+        recipe = preset["train"]
+        schedule = recipe.get("lr_schedule", "constant") if steps_per_epoch else "constant"
+        decay_steps = recipe["epochs"] * steps_per_epoch if steps_per_epoch else None
+        rate = learning_rate or recipe["learning_rate"]
+        model.compile(optimizer=optimizers.adam(rate, schedule, decay_steps))
+        return model
+
+    # ----------------------------------------------------------------- inference
+
+    def posterior_parameters(self, x, training=False):
+        """(z_mean, z_log_var) of q(z|x), float32 (batch, latent_dim), for a tensor batch x."""
+        outputs = self.encoder(x, training=training)
+        if self.split_encoder_output:
+            outputs = tf.split(outputs, 2, axis=-1)
+        z_mean, z_log_var = outputs
+        return tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+
+    def encode(self, x):
+        """Returns (z_mean, z_log_var) of q(z|x), each of shape (batch, latent_dim)."""
+        return self.posterior_parameters(self._as_batch(x, "x"))
+
+    def decode(self, z):
+        """Returns the mean of p(x|z): float32 data of the model's `data_shape`."""
+        z = tf.convert_to_tensor(z, dtype=tf.float32)
+        validation.check_batch_shape("z", z.shape, (self.latent_dim,), what="latent vectors")
+        return self.likelihood.mean(self.decoder(z, training=False))
+
+    def sample(self, n, seed=None):
+        """Decodes `n` draws z ~ N(0, I); returns the means of p(x|z)."""
+        n = validation.check_int("n", n, minimum=1)
+        return self.decode(keras.random.normal((n, self.latent_dim), seed=seed))
+
+    def reconstruct(self, x):
+        """Encodes to the posterior mean and decodes it: the model's reconstruction."""
+        return self.decode(self.encode(x)[0])
+
+    def call(self, inputs, training=False):
+        z_mean, z_log_var = self.posterior_parameters(inputs, training=training)
+        z = self.sampling([z_mean, z_log_var]) if training else z_mean
+        return self.likelihood.mean(self.decoder(z, training=training))
+
+    # ------------------------------------------------------------------ training
+
+    def loss_terms(self, x, training=False):
+        """Per-example objective, reconstruction loss and KL (float32) for a batch.
+
+        The objective is -ELBO (reconstruction + beta * free-bits KL) with
+        `objective="elbo"`, or minus the k-sample IWAE bound (Burda et al. 2015) with
+        `objective="iwae"`, where beta weights log p(z) - log q(z|x). The
+        reconstruction loss is averaged over the `num_samples` draws of z.
+        """
+        z_mean, z_log_var = self.posterior_parameters(x, training=training)
+        kl_dims = objectives.kl_per_dim(z_mean, z_log_var)
+        k = self.num_samples
+        z_mean, z_log_var = tf.tile(z_mean, [k, 1]), tf.tile(z_log_var, [k, 1])
+        z = self.sampling([z_mean, z_log_var])
+        p_x = self.likelihood.distribution(self.decoder(z, training=training))
+        x = tf.tile(tf.cast(x, tf.float32), [k] + [1] * len(self.data_shape))
+        log_px = tf.reshape(p_x.log_prob(x), [k, -1])  # (k, batch), sample-major
+        reconstruction = -tf.reduce_mean(log_px, axis=0)
+        beta = self.kl_weight()
+        if self.objective == "elbo":
+            objective = reconstruction + beta * objectives.free_bits_kl(kl_dims, self.free_bits)
+        else:
+            q = objectives.posterior(z_mean, z_log_var)
+            log_ratio = objectives.prior(self.latent_dim).log_prob(z) - q.log_prob(z)
+            objective = -objectives.iwae_bound(log_px + beta * tf.reshape(log_ratio, [k, -1]))
+        return objective, reconstruction, tf.reduce_sum(kl_dims, axis=-1)
+
+    def kl_weight(self):
+        """The current beta (after warm-up), as a float32 tensor."""
+        step = self.optimizer.iterations if self.optimizer is not None else 0
+        return objectives.kl_weight(
+            step, self.beta, self.kl_warmup_steps, self.kl_schedule, self.kl_cycle_steps
+        )
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """`keras.Model.compile`, with the optimizer inside a `LossScaleOptimizer`.
+
+        Keras wraps it itself for `mixed_float16`. Otherwise the wrapper starts at
+        scale 1 and never grows (powers of two: the updates are exactly those of the
+        bare optimizer); it is there so that a step whose loss or gradients are not
+        finite is skipped instead of writing NaN into the weights.
+        """
+        optimizer = keras.optimizers.get(optimizer)
+        if self.dtype_policy.name != "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            optimizer = keras.optimizers.LossScaleOptimizer(
+                optimizer, initial_scale=1.0, dynamic_growth_steps=2**31 - 1
+            )
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def compile_from_config(self, config):
+        # What Keras does for models whose compile() is not overridden.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
+        with tf.GradientTape() as tape:
+            objective, reconstruction, kl = self.loss_terms(x, training=True)
+            # Mean over the GLOBAL batch: Keras sums gradients across replicas.
+            loss = tf.nn.compute_average_loss(objective)
+            scaled_loss = self.optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, self.trainable_variables)
+        finite = steps.all_replicas_finite([scaled_loss, *gradients])
+        # Every replica must see the same verdict: the optimizer then skips the step.
+        gradients = [tf.where(finite, g, tf.constant(np.nan, g.dtype)) for g in gradients]
+        self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
+        self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
+        # A skipped step does not count in the epoch's loss either.
+        objective, reconstruction, kl = (
+            tf.where(finite, t, tf.zeros_like(t)) for t in (objective, reconstruction, kl)
+        )
+        logs = self._update_metrics(objective, reconstruction, kl, weight=finite)
+        return steps.logs({**logs, "skipped_updates": self.skipped_tracker.result()})
+
+    def test_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
+        return steps.logs(self._update_metrics(*self.loss_terms(x, training=False)))
+
+    def _update_metrics(self, objective, reconstruction, kl, weight=True):
+        # Mean of per-example values = mean weighted by batch size.
+        weight = tf.cast(weight, tf.float32)
+        trackers = (self.loss_tracker, self.reconstruction_tracker, self.kl_tracker)
+        for tracker, values in zip(trackers, (objective, reconstruction, kl)):
+            tracker.update_state(values, sample_weight=weight)
+        return {m.name: m.result() for m in trackers}
+
+    @property
+    def metrics(self):
+        return [self.loss_tracker, self.reconstruction_tracker, self.kl_tracker,
+                self.skipped_tracker]  # fmt: skip
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        x = self._check_data(x, "x")
+        if isinstance(x, tf.data.Dataset) and not args:  # a dataset shuffles itself; no warning
+            kwargs.setdefault("shuffle", False)
+        if validation_data is not None:
+            validation_data = self._check_data(validation_data, "validation_data")
+        with steps.input_errors_as_value_errors():
+            return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        x = self._check_data(x, "x")
+        with steps.input_errors_as_value_errors():
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def _check_data(self, data, name):
+        """Checks arrays and dataset specs up front; wraps a bare array as `(array,)`."""
+        unit = self.likelihood.requires_unit_interval
+        if isinstance(data, tf.data.Dataset):
+            validation.check_dataset(name, data, self.data_shape)
+        elif isinstance(data, tuple) and data and isinstance(data[0], np.ndarray):
+            validation.check_array(name, data[0], self.data_shape, unit)
+        elif isinstance(data, np.ndarray):
+            validation.check_array(name, data, self.data_shape, unit)
+            return data if name == "x" else (data,)
+        return data
+
+    def _as_batch(self, x, name):
+        if isinstance(x, np.ndarray):
+            validation.check_array(name, x, self.data_shape, self.likelihood.requires_unit_interval)
+        x = tf.convert_to_tensor(x)
+        validation.check_batch_shape(name, x.shape, self.data_shape)
+        validation.check_float_dtype(name, x.dtype)
+        return x
+
+    # ------------------------------------------------------------- serialization
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "input_shape": list(self.data_shape),
+            "latent_dim": self.latent_dim,
+            "likelihood": self.likelihood_name,
+            "beta": self.beta,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "free_bits": self.free_bits,
+            "objective": self.objective,
+            "num_samples": self.num_samples,
+            "kl_schedule": self.kl_schedule,
+            "kl_cycle_steps": self.kl_cycle_steps,
+            "gaussian_scale": self.gaussian_scale,
+            "seed": self.seed,
+            # How the default networks were built; the networks above are the truth.
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in self.architecture.items()},
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("encoder"), dict) and isinstance(config.get("decoder"), dict):
+            for key in ("encoder", "decoder"):  # a deep copy: deserializing consumes the dict
+                config[key] = keras.saving.deserialize_keras_object(copy.deepcopy(config[key]))
+            names = (*networks.CONV_ARGUMENTS, *networks.MLP_ARGUMENTS)
+            recorded = {k: config.pop(k) for k in names if k in config}
+            model = cls(**config)
+            model.architecture = networks.check_architecture(recorded)
+            return model
+        # Files written before 0.2 hold no networks: the architecture rebuilds them.
+        return cls(**config)

@@ -1,0 +1,116 @@
+"""`TrainConfig`: every setting of a run, in one place. `keras-vae train` is generated from it.
+
+Each field's metadata holds its command-line help and, where it has them, its choices,
+taken from the module that owns them. A model field left at None takes the preset's value,
+else the `VAE` default.
+"""
+
+import dataclasses
+
+from keras_vae import validation
+from keras_vae.models import likelihoods, objectives, optimizers, presets
+from keras_vae.training import distribute
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JIT_COMPILE = ("auto", "on", "off")
+
+
+def _field(default, help, choices=None, group="run", **metadata):
+    return dataclasses.field(
+        default=default, metadata={"help": help, "choices": choices, "group": group, **metadata}
+    )
+
+
+def _model(help, choices=None, **metadata):
+    return _field(None, help, choices, group="model", **metadata)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every setting of a run; saved as RUN_DIR/config.json."""
+
+    out: str = _field(None, "run directory", required=True)
+    preset: str | None = _field(None, "a complete model + training recipe; flags override it",
+                                tuple(presets.PRESETS))  # fmt: skip
+    # Data.
+    dataset: str = _field("shapes", "built-in 'shapes' (offline) or a tfds name: mnist, "
+                          "fashion_mnist, binarized_mnist, cifar10, celeb_a, ...", group="data")  # fmt: skip
+    data: str | None = _field(None, "your own data: a .npz file (images, sequences or vectors) "
+                              "or a directory of images", group="data")  # fmt: skip
+    npz_key: str = _field("images", "array name inside --data FILE.npz", group="data")
+    image_size: int | None = _field(None, "resize images to this square size", group="data")
+    binarize: bool = _field(False, "dynamic binarization: new binary pixels every epoch (the "
+                            "held-out set gets one fixed draw)", group="data")  # fmt: skip
+    num_examples: int | None = _field(None, "size of the 'shapes' training set", group="data")
+    validation_fraction: float = _field(0.1, "share of --data held out", group="data")
+    # Model (None: the preset's, else the VAE's default).
+    latent_dim: int | None = _model("latent dimensions (default 16)")
+    likelihood: str | None = _model("default: bernoulli for grey images, else gaussian",
+                                    tuple(likelihoods.LIKELIHOODS))  # fmt: skip
+    beta: float | None = _model("weight of the KL term (default 1)")
+    kl_warmup_steps: int | None = _model("ramp beta from 0 over this many steps (default 0)")
+    kl_schedule: str | None = _model("KL warm-up schedule", objectives.KL_SCHEDULES)
+    kl_cycle_steps: int | None = _model("cycle length of the cyclical schedule")
+    free_bits: float | None = _model("nats per latent dim not penalised (default 0)")
+    objective: str | None = _model("training objective (default elbo)", objectives.OBJECTIVES)
+    num_samples: int | None = _model("z draws per example (k of IWAE; default 1)")
+    gaussian_scale: float | None = _model("fixed std of the Gaussian (default: learned)")
+    encoder_filters: tuple[int, ...] | None = _model("conv encoder widths (default 32 64)")
+    decoder_filters: tuple[int, ...] | None = _model("conv decoder widths (default: reversed)")
+    dense_units: int | None = _model("conv encoder's dense layer (default 256)")
+    kernel_size: int | None = _model("conv kernel size (default 3)")
+    residual_blocks: int | None = _model("residual blocks per conv stage (default 0)")
+    hidden_units: tuple[int, ...] | None = _model("MLP widths for vectors/sequences (256 128)")
+    # Training.
+    epochs: int = _field(10, "passes over the training data", group="training")
+    batch_size: int = _field(128, "global batch, split across replicas", group="training")
+    learning_rate: float = _field(1e-3, "Adam's (initial) learning rate", group="training")
+    lr_schedule: str = _field("constant", "cosine: decay the rate to 0 over the run",
+                              optimizers.SCHEDULES, group="training")  # fmt: skip
+    seed: int = _field(0, "seed of data order, initialisation and noise", group="training")
+    max_skipped_updates: int = _field(25, "stop after this many NaN/inf updates in a row",
+                                      group="training")  # fmt: skip
+    strategy: str = _field("auto", "tf.distribute strategy (auto: several GPUs -> mirrored, "
+                           "TF_CONFIG with several workers -> multi_worker)",
+                           distribute.STRATEGIES, group="training")  # fmt: skip
+    precision: str = _field("float32", "dtype policy", PRECISIONS, group="training")
+    jit_compile: str = _field("auto", "XLA; auto = on with a GPU, off on CPU (slower there)",
+                              JIT_COMPILE, group="training")  # fmt: skip
+    checkpoint_every: int | None = _field(None, "also back up every N steps (default: every "
+                                          "epoch)", group="training", metavar="STEPS")  # fmt: skip
+    # Outputs.
+    images: bool = _field(True, "draw reconstructions, samples and the manifold every epoch")
+    overwrite: bool = _field(False, "replace a finished run in --out")
+    verbose: str | int = _field("auto", "progress: 1 a bar, 2 a line per epoch, 0 silent "
+                                "(auto: a bar on a terminal, else a line per epoch)",
+                                ("auto", 0, 1, 2))  # fmt: skip
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "seed", "max_skipped_updates"):
+            validation.check_int(name, getattr(self, name), minimum=0 if name == "seed" else 1)
+        validation.check_float("learning_rate", self.learning_rate, positive=True)
+        for field in dataclasses.fields(self):
+            choices = field.metadata.get("choices")
+            value = getattr(self, field.name)
+            if choices and value is not None:
+                validation.check_choice(field.name, value, choices)
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise validation.invalid("validation_fraction", "a float in (0, 1)",
+                                     self.validation_fraction)  # fmt: skip
+
+    def model_arguments(self):
+        """The `VAE` arguments this config sets (the model fields that are not None)."""
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+            if f.metadata.get("group") == "model" and getattr(self, f.name) is not None
+        }  # fmt: skip
+
+
+def config_for(out, preset=None, **settings):
+    """A `TrainConfig`: its defaults, then the preset's settings, then `settings`."""
+    base = {}
+    if preset:
+        chosen = presets.get(preset)
+        names = {f.name for f in dataclasses.fields(TrainConfig)}
+        base = {k: v for k, v in {**chosen["train"], **chosen["model"]}.items() if k in names}
+    return TrainConfig(out=out, preset=preset, **{**base, **settings})

@@ -1,0 +1,160 @@
+"""Argument and input checks, raised before any work is done, in one error form.
+
+Every check raises `ValueError("Invalid value received for argument X. Expected ...
+Received: X=...")`, Keras's own wording, through `invalid`.
+"""
+
+import math
+
+import numpy as np
+
+#: Prefix of the in-graph assertion messages, so `VAE.fit` can re-raise them as ValueError.
+TAG = "keras_vae input check: "
+
+
+def invalid(name, expected, received):
+    """The package's one error: `ValueError` naming the argument, what was expected and got."""
+    return ValueError(
+        f"Invalid value received for argument {name}. Expected {expected}. "
+        f"Received: {name}={received!r}"
+    )
+
+
+def is_int(value):
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def check_int(name, value, minimum=None, maximum=None):
+    """Returns `value` as an int in [minimum, maximum], or raises."""
+    if not is_int(value) or (minimum is not None and value < minimum) or (
+        maximum is not None and value > maximum
+    ):
+        bounds = [f">= {minimum}" if minimum is not None else "", f"<= {maximum}" if maximum is not None else ""]
+        raise invalid(name, " ".join(["an int", *filter(None, bounds)]), value)
+    return int(value)
+
+
+def check_float(name, value, positive=False):
+    """Returns `value` as a finite float >= 0 (> 0 with `positive`), or raises."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
+        math.isfinite(value) and (value > 0 if positive else value >= 0)
+    ):
+        raise invalid(name, f"a finite float {'> 0' if positive else '>= 0'}", value)
+    return float(value)
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise invalid(name, f"one of {list(choices)}", value)
+    return value
+
+
+def check_widths(name, widths, allow_empty=False):
+    """Returns a tuple of positive ints (layer widths, a shape), or raises."""
+    valid = isinstance(widths, (tuple, list)) and (allow_empty or widths)
+    if not (valid and all(is_int(w) and w > 0 for w in widths)):
+        raise invalid(name, f"a {'' if allow_empty else 'non-empty '}list of positive ints", widths)
+    return tuple(int(w) for w in widths)
+
+
+def check_batch_shape(name, shape, data_shape, what=None):
+    """Raises unless `shape` is (batch, *data_shape); None dims are allowed."""
+    shape = tuple(shape)
+    want = (None, *data_shape)
+    if len(shape) != len(want) or any(
+        got is not None and got != dim for got, dim in zip(shape[1:], data_shape)
+    ):
+        raise invalid(
+            f"{name}.shape", f"a batch of shape {want} ({what or describe(data_shape) + ', the model data'})",
+            shape,
+        )
+
+
+def describe(data_shape):
+    """'images (H, W, C)', 'sequences (T, C)' or 'vectors (D,)', by rank."""
+    kind = {3: "images (height, width, channels)", 2: "sequences (steps, channels)",
+            1: "vectors (features,)"}  # fmt: skip
+    return kind.get(len(data_shape), f"arrays of rank {len(data_shape)}")
+
+
+def check_float_dtype(name, dtype):
+    """Raises for integer or boolean data: the model wants floats (images scaled to [0, 1])."""
+    dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
+    if not np.issubdtype(dtype, np.floating):
+        raise invalid(
+            f"{name}.dtype", "floats; scale integer images to [0, 1] first (divide by 255, or "
+            "load them with keras_vae.data)", dtype.name,
+        )
+
+
+def check_array(name, array, data_shape=None, unit_interval=False, rank=None,
+                hint="this likelihood, Bernoulli or logistic, needs them"):
+    """Checks a NumPy batch: shape, float dtype, emptiness, NaN/inf and range; returns float32.
+
+    Args:
+        name: the argument's name, for the message.
+        array: the batch (N, ...).
+        data_shape: the shape of one example, or None for any.
+        unit_interval: whether values must lie in [0, 1] (Bernoulli, logistic).
+        rank: the batch's rank when `data_shape` is None (4 for images), or None.
+        hint: why values must lie in [0, 1], for the message.
+    """
+    array = np.asarray(array)
+    if data_shape is not None:
+        check_batch_shape(name, array.shape, data_shape)
+    elif rank is not None and array.ndim != rank:
+        expected = "a batch of images (N, H, W, C)" if rank == 4 else f"an array of rank {rank}"
+        raise invalid(f"{name}.shape", expected, array.shape)
+    check_float_dtype(name, array.dtype)
+    if array.shape[0] == 0 or array.size == 0:
+        raise invalid(f"{name}.shape", "at least one non-empty example", array.shape)
+    array = array.astype(np.float32, copy=False)
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise invalid(name, "finite values", f"{finite.size - np.count_nonzero(finite)} NaN or inf values")
+    if unit_interval:
+        low, high = float(array.min()), float(array.max())
+        if low < 0.0 or high > 1.0:
+            raise invalid(
+                name, f"values in [0, 1] ({hint})", f"values in [{low:g}, {high:g}]",
+            )
+    return array
+
+
+def check_images(name, images):
+    """A non-empty float32 batch of images (N, H, W, C) with C in {1, 3}, for pictures."""
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4 or len(images) == 0 or images.shape[-1] not in (1, 3):
+        raise invalid(f"{name}.shape", "a non-empty batch of images (N, H, W, C) with C in {1, 3}",
+                      images.shape)  # fmt: skip
+    return images
+
+
+def check_dataset(name, dataset, data_shape):
+    """Checks a tf.data.Dataset's element spec (dtype, shape) and that it is not empty."""
+    import tensorflow as tf
+
+    spec = dataset.element_spec
+    if isinstance(spec, (tuple, list)):
+        spec = spec[0]
+    if isinstance(spec, dict) or not isinstance(spec, tf.TensorSpec):
+        raise invalid(f"{name}.element_spec", "a batch, or a tuple whose first item is one",
+                      dataset.element_spec)  # fmt: skip
+    check_batch_shape(name, spec.shape, data_shape)
+    check_float_dtype(name, spec.dtype)
+    if int(dataset.cardinality()) == 0:
+        raise invalid(name, "a non-empty dataset", "an empty dataset")
+
+
+def assert_valid_batch(x, unit_interval):
+    """Returns `x` behind in-graph checks of its values (failures carry `TAG`)."""
+    import tensorflow as tf
+
+    x = tf.debugging.assert_all_finite(x, TAG + "the data contain NaN or inf values")
+    if unit_interval:
+        in_range = tf.reduce_all((x >= 0.0) & (x <= 1.0))
+        message = TAG + "this likelihood needs values in [0, 1]; got min, max:"
+        check = tf.debugging.Assert(in_range, [message, tf.reduce_min(x), tf.reduce_max(x)])
+        with tf.control_dependencies([check]):
+            x = tf.identity(x)
+    return x

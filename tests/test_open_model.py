@@ -1,0 +1,221 @@
+"""Your own encoder and decoder, for images, sequences and vectors: build, train, save, score."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vae
+from keras_vae import data, evaluate, export, networks
+
+HELPERS = os.path.join(os.path.dirname(__file__), "helpers")
+sys.path.insert(0, HELPERS)
+import custom_networks  # noqa: E402
+
+
+def vector_networks(features=6, latent=3, split=True):
+    encoder = keras.Sequential([keras.Input((features,)), keras.layers.Dense(16, activation="relu"),
+                                keras.layers.Dense(2 * latent if split else latent)])  # fmt: skip
+    decoder = keras.Sequential([keras.Input((latent,)), keras.layers.Dense(16, activation="relu"),
+                                keras.layers.Dense(features)])  # fmt: skip
+    return encoder, decoder
+
+
+def functional_image_networks(latent=2):
+    images = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(images)
+    encoder = keras.Model(images, [keras.layers.Dense(latent)(x), keras.layers.Dense(latent)(x)])
+    z = keras.Input((latent,))
+    decoder = keras.Model(z, keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64)(z)))
+    return encoder, decoder
+
+
+def correlated_table(n=256, features=6, seed=0):
+    """Standardized features driven by two hidden factors: what a tabular VAE should model."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 2)) @ rng.normal(size=(2, features)) + 0.1 * rng.normal(size=(n, features))
+    return ((x - x.mean(0)) / x.std(0)).astype("float32")
+
+
+def test_shapes_and_latent_width_are_read_from_the_networks():
+    encoder, decoder = vector_networks()
+    model = keras_vae.VAE(encoder, decoder, likelihood="gaussian")
+    assert model.data_shape == (6,) and model.latent_dim == 3 and model.split_encoder_output
+    images_model = keras_vae.VAE(*functional_image_networks())
+    assert images_model.data_shape == (8, 8, 1) and not images_model.split_encoder_output
+    z_mean, z_log_var = images_model.encode(np.zeros((5, 8, 8, 1), "float32"))
+    assert z_mean.shape == z_log_var.shape == (5, 2)
+    assert images_model.decode(np.zeros((5, 2))).shape == (5, 8, 8, 1)
+
+
+def test_a_tabular_vae_learns_and_its_gaussian_mean_is_unbounded():
+    x = correlated_table()
+    model = keras_vae.VAE(*vector_networks(), likelihood="gaussian", seed=0)
+    assert model.likelihood.mean_activation == "linear"
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    history = model.fit(data.from_array(x, batch_size=32, seed=0), epochs=8, verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.5 * losses[0]
+    recon = model.reconstruct(x[:64]).numpy()
+    assert recon.min() < -1.0 and recon.max() > 1.0  # standardized values, not squashed into [0, 1]
+    assert np.mean((recon - x[:64]) ** 2) < 0.5  # two factors through a 3-d latent
+
+
+@pytest.mark.parametrize("shape", [(12,), (10, 3), (8, 8, 1)])
+def test_default_networks_fit_every_data_shape(shape):
+    model = keras_vae.VAE(input_shape=shape, latent_dim=2, likelihood="gaussian", seed=0)
+    conv = len(shape) == 3
+    assert (model.encoder.get_layer("conv_0") is not None) if conv else model.encoder.get_layer("hidden_0")
+    x = np.random.default_rng(0).uniform(size=(40, *shape)).astype("float32")
+    model.compile(optimizer="adam")
+    model.fit(data.from_array(x, batch_size=8), epochs=1, verbose=0)
+    assert model.sample(3, seed=0).shape == (3, *shape)
+    assert model.reconstruct(x[:2]).shape == (2, *shape)
+
+
+def test_likelihoods_are_independent_over_every_axis_of_an_example():
+    model = keras_vae.VAE(input_shape=(5, 3), latent_dim=2, likelihood="bernoulli", seed=0)
+    params = np.random.default_rng(1).normal(size=(4, 5, 3)).astype("float32")
+    x = (np.random.default_rng(2).uniform(size=(4, 5, 3)) > 0.5).astype("float32")
+    log_prob = model.likelihood.distribution(params).log_prob(x).numpy()
+    by_hand = (x * -np.logaddexp(0, -params) + (1 - x) * -np.logaddexp(0, params)).sum(axis=(1, 2))
+    np.testing.assert_allclose(log_prob, by_hand, rtol=1e-5)
+    # Extra leading axes (importance samples) stay batch axes.
+    assert model.likelihood.distribution(np.stack([params] * 7)).log_prob(x).shape == (7, 4)
+
+
+def test_from_array_keeps_vectors_and_sequences_as_they_are():
+    vectors = data.from_array(np.zeros((10, 30), np.float32), batch_size=4)
+    sequences = data.from_array(np.full((10, 20, 2), -3.0, np.float32), batch_size=4, shuffle=False)
+    assert vectors.element_spec.shape.as_list() == [None, 30]
+    assert sequences.element_spec.shape.as_list() == [None, 20, 2]
+    assert next(iter(sequences)).numpy().min() == -3.0  # any finite values
+    greys = data.from_array(np.zeros((10, 28, 28), np.uint8))  # uint8 keeps its image handling
+    assert greys.element_spec.shape.as_list() == [None, 28, 28, 1]
+    with pytest.raises(ValueError, match="image_size"):
+        data.from_array(np.zeros((10, 30), np.float32), image_size=8)
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: keras_vae.VAE(keras.Sequential([keras.Input((6,)), keras.layers.Dense(7)]),
+                               vector_networks()[1]), r"encoder.*even width.*\(None, 7\)"),
+        (lambda: keras_vae.VAE(vector_networks(latent=3)[0], vector_networks(latent=4)[1]),
+         r"decoder.*\(None, 3\).*\(None, 4\)"),
+        (lambda: keras_vae.VAE(vector_networks()[0], vector_networks(features=5)[1]),
+         r"decoder.*\(None, 6\).*\(None, 5\)"),
+        (lambda: keras_vae.VAE(*vector_networks(), latent_dim=5), r"latent_dim.*3.*latent_dim=5"),
+        (lambda: keras_vae.VAE(*vector_networks(), dense_units=8), "dense_units"),
+        (lambda: keras_vae.VAE(input_shape=(12,), encoder_filters=(8,)), r"encoder_filters.*MLP"),
+        (lambda: keras_vae.VAE(custom_networks.TwoLayerEncoder(2), custom_networks.TwoLayerDecoder(6)),
+         "input_shape"),
+    ],
+)
+def test_mismatched_networks_fail_at_construction_naming_both_shapes(build, match):
+    with pytest.raises(ValueError, match=match):
+        build()
+
+
+def test_a_vector_dataset_passed_to_a_conv_model_fails_before_training():
+    model = keras_vae.VAE(latent_dim=2)
+    model.compile(optimizer="adam")
+    table = data.from_array(correlated_table(), batch_size=16)
+    with pytest.raises(ValueError, match=r"\(None, 28, 28, 1\).*images.*\(None, 6\)"):
+        model.fit(table, epochs=1, verbose=0)
+
+
+def test_evaluate_scores_vector_and_sequence_models():
+    x = correlated_table(64)
+    model = keras_vae.VAE(*vector_networks(), likelihood="gaussian", seed=0)
+    log_px = evaluate.log_likelihood(model, x, num_samples=32)
+    elbo = evaluate.elbo(model, x, num_samples=32)
+    assert log_px.shape == (64,) and np.all(elbo <= log_px + 1e-4)
+    report = evaluate.report(model, x, num_samples=16)
+    assert report["num_images"] == 64 and len(report["kl_per_dim"]) == 3 and "bits_per_dim" in report
+    sequences = keras_vae.VAE(input_shape=(6, 2), latent_dim=2, likelihood="gaussian", seed=0)
+    assert evaluate.log_likelihood(sequences, x.reshape(64, 3, 2)[:, [0, 1, 2, 0, 1, 2]],
+                                   num_samples=8).shape == (64,)  # fmt: skip
+
+
+NETWORKS = {
+    "sequential": lambda: (*vector_networks(), {}),
+    "functional": lambda: (*functional_image_networks(), {}),
+    "subclassed": lambda: (custom_networks.TwoLayerEncoder(2), custom_networks.TwoLayerDecoder(6),
+                           {"input_shape": (6,)}),  # fmt: skip
+}
+
+_LOAD_AND_DUMP = """
+import json, sys
+import keras, numpy as np
+import keras_vae{extra}
+model = keras.models.load_model(sys.argv[1], safe_mode=True)
+x = np.load(sys.argv[2])
+print(json.dumps({{"type": type(model).__name__, "latent_dim": model.latent_dim,
+                   "encoded": np.asarray(model.encode(x)[0]).tolist(),
+                   "decoded": np.asarray(model.decode(np.ones((2, model.latent_dim)))).tolist()}}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(NETWORKS))
+def test_save_and_load_round_trip_in_a_fresh_process(kind, tmp_path):
+    encoder, decoder, extra = NETWORKS[kind]()
+    likelihood = "bernoulli" if kind == "functional" else "gaussian"
+    model = keras_vae.VAE(encoder, decoder, likelihood=likelihood, beta=0.5, seed=3, **extra)
+    model.compile(optimizer="adam")
+    x = np.random.default_rng(0).uniform(size=(4, *model.data_shape)).astype("float32")
+    model.fit(x, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "x.npy", x)
+    # Only keras_vae is imported, plus the user's own module for a class of their own.
+    extra_import = "\nimport custom_networks" if kind == "subclassed" else ""
+    env = {**os.environ, "PYTHONPATH": HELPERS, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run(
+        [sys.executable, "-c", _LOAD_AND_DUMP.format(extra=extra_import), str(tmp_path / "m.keras"),
+         str(tmp_path / "x.npy")], capture_output=True, text=True, env=env, timeout=240,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded["type"] == "VAE" and loaded["latent_dim"] == model.latent_dim
+    np.testing.assert_allclose(loaded["encoded"], model.encode(x)[0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(loaded["decoded"], model.decode(np.ones((2, model.latent_dim))).numpy(),
+                               atol=1e-6)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_sequence_model_exports_to_saved_model_and_tflite(tmp_path):
+    model = keras_vae.VAE(input_shape=(10, 2), latent_dim=3, likelihood="gaussian", seed=0)
+    path = export.saved_model(model, tmp_path / "seq")  # parity-checked inside
+    loaded = tf.saved_model.load(path)
+    x = np.random.default_rng(0).normal(size=(4, 10, 2)).astype("float32")
+    encoded = loaded.signatures["encode"](x=tf.constant(x))
+    np.testing.assert_allclose(encoded["z_mean"], model.encode(x)[0], atol=1e-5)
+    assert loaded.signatures["reconstruct"](x=tf.constant(x))["x"].shape == (4, 10, 2)
+    paths = export.tflite(model, tmp_path / "tflite")
+    from ai_edge_litert.interpreter import Interpreter
+
+    decode = Interpreter(model_path=paths["decoder"]).get_signature_runner("decode")
+    np.testing.assert_allclose(decode(z=np.zeros((2, 3), np.float32))["x"],
+                               model.decode(np.zeros((2, 3))), atol=1e-5)  # fmt: skip
+
+
+def test_from_preset_is_the_way_to_a_preset_and_build_its_alias():
+    model = keras_vae.VAE.from_preset("keras_example", seed=0, latent_dim=3)
+    assert model.latent_dim == 3 and model.optimizer is not None
+    alias = keras_vae.presets.build("keras_example", seed=0)
+    assert alias.get_config()["encoder"] == keras_vae.VAE.from_preset("keras_example", seed=0).get_config()["encoder"]
+    with pytest.raises(ValueError, match="name='nope'"):
+        keras_vae.VAE.from_preset("nope")
+
+
+def test_builders_are_public_and_checked():
+    assert networks.mlp_decoder((4, 3), latent_dim=2, param_channels=6).output_shape == (None, 4, 6)
+    assert networks.conv_encoder((16, 16, 3), latent_dim=5).output_shape == [(None, 5), (None, 5)]
+    with pytest.raises(ValueError, match="divisible by 4"):
+        networks.conv_encoder((30, 30, 1), latent_dim=2)
