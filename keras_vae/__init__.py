@@ -17,8 +17,7 @@ Public API:
     keras_vae.export            SavedModel (TF Serving layout) and TFLite, checked against Keras
 """
 
-from keras_vae import data, evaluate, export, training, visualization
-from keras_vae._compat import __getattr__  # noqa: F401  (old module paths, with a warning)
+from keras_vae import _compat, data, evaluate, export, training, visualization
 from keras_vae.models import (
     VAE, ClampLogVariance, Sampling, likelihoods, networks, objectives, optimizers, presets,
 )
@@ -29,3 +28,10 @@ __all__ = [
     "VAE", "Sampling", "ClampLogVariance", "networks", "likelihoods", "objectives", "optimizers",
     "presets", "data", "training", "visualization", "evaluate", "export",
 ]
+
+
+def __getattr__(name):  # old module paths, with a warning naming the new place
+    return _compat.moved(name)
+
+
+_compat.alias_old_paths()

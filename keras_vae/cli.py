@@ -27,10 +27,10 @@ def _train(args):
     result = training.train(config)
     m = result["metrics"]
     print(
-        f"held-out: loss {m['loss']:.2f} nats/image, reconstruction "
+        f"held-out: loss {m['loss']:.2f} nats/example, reconstruction "
         f"{m['reconstruction_loss']:.2f}, KL {m['kl_loss']:.2f}  ->  {result['run_dir']}"
     )
-    if config.images:
+    if os.path.isdir(os.path.join(result["run_dir"], "images")):
         run_dir = result["run_dir"]
         print(f"pictures: {os.path.join(run_dir, 'images')}  "
               f"(TensorBoard: tensorboard --logdir {os.path.join(run_dir, 'logs')})")
@@ -112,9 +112,20 @@ def _sample(args):
     from keras_vae.visualization import plotting
 
     model = _load_vae(args.run_dir)
-    grid = plotting.image_grid(model.sample(args.n, seed=args.seed).numpy())
-    with files.atomic_path(args.out, suffix=".png") as tmp:
-        plotting.save_png(grid, tmp)
+    samples = model.sample(args.n, seed=args.seed).numpy()
+    if args.out.endswith(".npy"):
+        import numpy as np
+
+        with files.atomic_path(args.out, suffix=".npy") as tmp:
+            np.save(tmp, samples)
+    elif len(model.data_shape) == 3 and model.data_shape[-1] in (1, 3):
+        with files.atomic_path(args.out, suffix=".png") as tmp:
+            plotting.save_png(plotting.image_grid(samples), tmp)
+    else:
+        raise ValueError(
+            f"Invalid value received for argument out. Expected a .npy file for a model of "
+            f"{model.data_shape}-shaped data (a PNG grid needs images). Received: out={args.out!r}"
+        )
     print(f"wrote {args.n} samples to {args.out}")
     return 0
 
@@ -162,7 +173,8 @@ def _parser():
     sample.add_argument("run_dir", help="a run directory or a .keras file")
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--out", default="samples.png", help="PNG file to write")
+    sample.add_argument("--out", default="samples.png",
+                        help="a PNG grid (image models), or a .npy file of the samples")
     sample.set_defaults(command=_sample)
     return parser
 

@@ -189,8 +189,8 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     error over images `nll_std_error`, `neg_elbo` (nats), `kl` (mean KL per image, nats),
     `kl_per_dim`, `active_units` (threshold 0.01), `num_samples`, `num_images`, and
     `bits_per_dim` when it means something: the discretized logistic or a Bernoulli on
-    binary images (log-probabilities), or a continuous likelihood such as the Gaussian
-    (dequantized 8-bit convention, see `bits_per_dim`). A Bernoulli "likelihood" of grey
+    binary data (log-probabilities), or a Gaussian on images in [0, 1] (dequantized 8-bit
+    convention, see `bits_per_dim`); not for a Gaussian on vectors or sequences. A Bernoulli "likelihood" of grey
     images is a cross-entropy, not a probability: its `nll` is not comparable with
     published (binarized MNIST) figures.
 
@@ -237,7 +237,10 @@ def _log_prob_kind(model, images):
     if _unit_interval(model):  # Bernoulli: a probability of binary pixels only
         binary = np.all((np.asarray(images) == 0) | (np.asarray(images) == 1))
         return "probability" if binary else None
-    return "density"
+    # A density: bits/dim by the dequantized 8-bit convention, for [0, 1]-scaled images only.
+    unit_images = len(model.data_shape) == 3 and getattr(
+        model.likelihood, "mean_activation", "sigmoid") == "sigmoid"  # fmt: skip
+    return "density" if unit_images else None
 
 
 def _activity(z_mean):

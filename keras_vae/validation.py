@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from keras_vae import _compat
+
 #: Prefix of the in-graph assertion messages, so `VAE.fit` can re-raise them as ValueError.
 TAG = "keras_vae input check: "
 
@@ -18,6 +20,13 @@ def invalid(name, expected, received):
         f"Invalid value received for argument {name}. Expected {expected}. "
         f"Received: {name}={received!r}"
     )
+
+
+class Described(str):
+    """A received value given by its description (shown without quotes), e.g. "3 NaN values"."""
+
+    def __repr__(self):
+        return str(self)
 
 
 def is_int(value):
@@ -79,15 +88,18 @@ def describe(data_shape):
 
 def check_float_dtype(name, dtype):
     """Raises for integer or boolean data: the model wants floats (images scaled to [0, 1])."""
-    dtype = np.dtype(getattr(dtype, "as_numpy_dtype", dtype))
-    if not np.issubdtype(dtype, np.floating):
+    floating = getattr(dtype, "is_floating", None)  # a TensorFlow dtype, bfloat16 included
+    dtype_name = getattr(dtype, "name", str(dtype))
+    if floating is None:
+        floating = np.issubdtype(np.dtype(dtype), np.floating)
+    if not floating:
         raise invalid(
-            f"{name}.dtype", "floats; scale integer images to [0, 1] first (divide by 255, or "
-            "load them with keras_vae.data)", dtype.name,
+            f"{name}.dtype", "floats (integer images: divide by 255, or load them with "
+            "keras_vae.data)", dtype_name,
         )
 
 
-def check_array(name, array, data_shape=None, unit_interval=False, rank=None,
+def check_array(name, array, data_shape=None, unit_interval=False,
                 hint="this likelihood, Bernoulli or logistic, needs them"):
     """Checks a NumPy batch: shape, float dtype, emptiness, NaN/inf and range; returns float32.
 
@@ -96,27 +108,23 @@ def check_array(name, array, data_shape=None, unit_interval=False, rank=None,
         array: the batch (N, ...).
         data_shape: the shape of one example, or None for any.
         unit_interval: whether values must lie in [0, 1] (Bernoulli, logistic).
-        rank: the batch's rank when `data_shape` is None (4 for images), or None.
         hint: why values must lie in [0, 1], for the message.
     """
     array = np.asarray(array)
     if data_shape is not None:
         check_batch_shape(name, array.shape, data_shape)
-    elif rank is not None and array.ndim != rank:
-        expected = "a batch of images (N, H, W, C)" if rank == 4 else f"an array of rank {rank}"
-        raise invalid(f"{name}.shape", expected, array.shape)
     check_float_dtype(name, array.dtype)
     if array.shape[0] == 0 or array.size == 0:
         raise invalid(f"{name}.shape", "at least one non-empty example", array.shape)
     array = array.astype(np.float32, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
-        raise invalid(name, "finite values", f"{finite.size - np.count_nonzero(finite)} NaN or inf values")
+        raise invalid(name, "finite values", Described(f"{finite.size - np.count_nonzero(finite)} NaN or inf values"))
     if unit_interval:
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             raise invalid(
-                name, f"values in [0, 1] ({hint})", f"values in [{low:g}, {high:g}]",
+                name, f"values in [0, 1] ({hint})", Described(f"values in [{low:g}, {high:g}]"),
             )
     return array
 
@@ -143,7 +151,7 @@ def check_dataset(name, dataset, data_shape):
     check_batch_shape(name, spec.shape, data_shape)
     check_float_dtype(name, spec.dtype)
     if int(dataset.cardinality()) == 0:
-        raise invalid(name, "a non-empty dataset", "an empty dataset")
+        raise invalid(name, "a non-empty dataset", Described("an empty dataset"))
 
 
 def assert_valid_batch(x, unit_interval):
@@ -158,3 +166,6 @@ def assert_valid_batch(x, unit_interval):
         with tf.control_dependencies([check]):
             x = tf.identity(x)
     return x
+
+
+__getattr__ = _compat.renamed('keras_vae.validation')  # names removed in 0.2, and their replacements

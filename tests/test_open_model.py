@@ -35,6 +35,13 @@ def functional_image_networks(latent=2):
     return encoder, decoder
 
 
+def _built_for(latent):
+    """A subclassed decoder already built for another latent width (it declares no input)."""
+    decoder = custom_networks.TwoLayerDecoder(6)
+    decoder(np.zeros((1, latent), "float32"))
+    return decoder
+
+
 def correlated_table(n=256, features=6, seed=0):
     """Standardized features driven by two hidden factors: what a tabular VAE should model."""
     rng = np.random.default_rng(seed)
@@ -111,6 +118,11 @@ def test_from_array_keeps_vectors_and_sequences_as_they_are():
         (lambda: keras_vae.VAE(vector_networks()[0], vector_networks(features=5)[1]),
          r"decoder.*\(None, 6\).*\(None, 5\)"),
         (lambda: keras_vae.VAE(*vector_networks(), latent_dim=5), r"latent_dim.*3.*latent_dim=5"),
+        (lambda: keras_vae.VAE(vector_networks(latent=3)[0], _built_for(4)),
+         r"decoder.*\(batch, 3\).*fails"),
+        (lambda: keras_vae.VAE(functional_image_networks()[0], keras.Sequential(
+            [keras.Input((2,)), keras.layers.Dense(49), keras.layers.Reshape((7, 7, 1))])),
+         r"decoder.*\(None, 8, 8, 1\).*\(None, 7, 7, 1\)"),
         (lambda: keras_vae.VAE(*vector_networks(), dense_units=8), "dense_units"),
         (lambda: keras_vae.VAE(input_shape=(12,), encoder_filters=(8,)), r"encoder_filters.*MLP"),
         (lambda: keras_vae.VAE(custom_networks.TwoLayerEncoder(2), custom_networks.TwoLayerDecoder(6)),
@@ -137,7 +149,8 @@ def test_evaluate_scores_vector_and_sequence_models():
     elbo = evaluate.elbo(model, x, num_samples=32)
     assert log_px.shape == (64,) and np.all(elbo <= log_px + 1e-4)
     report = evaluate.report(model, x, num_samples=16)
-    assert report["num_images"] == 64 and len(report["kl_per_dim"]) == 3 and "bits_per_dim" in report
+    assert report["num_images"] == 64 and len(report["kl_per_dim"]) == 3
+    assert "bits_per_dim" not in report  # standardized features are no 8-bit pixels
     sequences = keras_vae.VAE(input_shape=(6, 2), latent_dim=2, likelihood="gaussian", seed=0)
     assert evaluate.log_likelihood(sequences, x.reshape(64, 3, 2)[:, [0, 1, 2, 0, 1, 2]],
                                    num_samples=8).shape == (64,)  # fmt: skip
@@ -206,12 +219,32 @@ def test_a_sequence_model_exports_to_saved_model_and_tflite(tmp_path):
 
 
 def test_from_preset_is_the_way_to_a_preset_and_build_its_alias():
-    model = keras_vae.VAE.from_preset("keras_example", seed=0, latent_dim=3)
-    assert model.latent_dim == 3 and model.optimizer is not None
-    alias = keras_vae.presets.build("keras_example", seed=0)
-    assert alias.get_config()["encoder"] == keras_vae.VAE.from_preset("keras_example", seed=0).get_config()["encoder"]
+    model = keras_vae.VAE.from_preset("keras_example", seed=0, latent_dim=3, learning_rate=5e-4)
+    assert model.latent_dim == 3 and model.seed == 0
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-4)
+    alias = keras_vae.presets.build("keras_example", seed=0, latent_dim=3, learning_rate=5e-4)
+    assert alias.get_config() == model.get_config()
+    assert float(alias.optimizer.learning_rate) == pytest.approx(5e-4)
+    own = keras_vae.VAE.from_preset("mnist", encoder=functional_image_networks(2)[0],
+                                    decoder=functional_image_networks(2)[1])  # fmt: skip
+    assert own.data_shape == (8, 8, 1) and own.objective == "iwae"  # the recipe, your networks
     with pytest.raises(ValueError, match="name='nope'"):
         keras_vae.VAE.from_preset("nope")
+
+
+def test_configs_from_before_networks_were_serialized_still_load():
+    model = keras_vae.VAE(latent_dim=3, encoder_filters=(8, 16), dense_units=16, seed=1)
+    old = {k: v for k, v in model.get_config().items() if k not in ("encoder", "decoder")}
+    clone = keras_vae.VAE.from_config(old)
+    assert clone.latent_dim == 3 and clone.encoder.get_layer("hidden").units == 16
+    clone.set_weights(model.get_weights())  # the same variables, in the same order
+    x = np.random.default_rng(0).uniform(size=(2, 28, 28, 1)).astype("float32")
+    np.testing.assert_allclose(clone.encode(x)[0], model.encode(x)[0], atol=1e-6)
+
+
+def test_a_positional_input_shape_is_named_as_the_change_it_is():
+    with pytest.raises(ValueError, match=r"encoder.*keyword arguments since 0.2.*\(28, 28, 1\)"):
+        keras_vae.VAE((28, 28, 1), 16)
 
 
 def test_builders_are_public_and_checked():

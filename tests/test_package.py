@@ -9,6 +9,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 
 import keras_vae
@@ -24,7 +25,7 @@ def test_init_docstring_all_and_imports_agree():
     tree = ast.parse(open(keras_vae.__file__, encoding="utf-8").read())
     imported = {alias.asname or alias.name for node in tree.body if isinstance(node, ast.ImportFrom)
                 for alias in node.names}  # fmt: skip
-    assert imported - {"__getattr__"} == set(keras_vae.__all__)
+    assert imported - {"_compat"} == set(keras_vae.__all__)
 
 
 def test_importing_does_not_touch_the_environment():
@@ -83,6 +84,43 @@ def test_every_train_config_field_is_a_flag_with_its_type_and_choices(capsys):
     assert model.num_samples == 3 and model.encoder.get_layer("conv_0_res0_a") is not None
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--out", "r", "--likelihood", "poisson"])
+
+
+def test_data_and_dataset_exclude_each_other(capsys):
+    assert cli.main(["train", "--data", "x.npz", "--dataset", "mnist", "--out", "r"]) == 2
+    assert "argument dataset. Expected None with data='x.npz'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="argument out"):
+        training.TrainConfig(epochs=3)
+
+
+def test_a_preset_config_built_directly_keeps_the_presets_model():
+    config = training.TrainConfig(out="unused", preset="cifar10", epochs=1)
+    model = training.build_model(config, (32, 32, 3))
+    assert model.likelihood_name == "logistic" and model.latent_dim == 128
+
+
+def test_a_backup_from_before_0_2_resumes(tmp_path):
+    from keras_vae.training import callbacks
+
+    config = training.TrainConfig(out="unused", latent_dim=2)
+    model = training.build_model(config, (28, 28, 1))
+    (tmp_path / "backup").mkdir()
+    model.optimizer.build(model.trainable_variables)
+    model.save_weights(tmp_path / "backup" / "latest.weights.h5")  # Keras's BackupAndRestore
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
+    fresh = training.build_model(config, (28, 28, 1))
+    assert callbacks.RunBackup(str(tmp_path / "backup")).restore(fresh) == 3
+    for a, b in zip(model.weights, fresh.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_removed_names_say_what_replaced_them():
+    with pytest.raises(AttributeError, match="conv_encoder"):
+        keras_vae.networks.build_encoder  # noqa: B018
+    from keras_vae.training import callbacks
+
+    with pytest.raises(AttributeError, match="RunBackup"):
+        callbacks.FiniteBackupAndRestore  # noqa: B018
 
 
 def test_bad_config_values_are_named():

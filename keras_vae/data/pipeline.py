@@ -6,6 +6,7 @@ sequences (T, C) or vectors (D,), and takes the same options: `batch_size`, `shu
 """
 
 import os
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -131,5 +132,10 @@ def _checked_array(x):
     if x.ndim not in (2, 3, 4) or x.size == 0:
         expected = "non-empty vectors (N, D), sequences (N, T, C) or images (N, H, W, C)"
         raise validation.invalid("x.shape", expected, shape)
+    if x.ndim == 3 and np.all((x >= 0) & (x <= 1)):
+        warnings.warn(
+            f"A float array of shape {shape} is taken as sequences (N, T, C), as since 0.2; "
+            "for grey images give it a channel axis, x[..., None].", UserWarning, stacklevel=3,
+        )
     hint = "float images; divide 0..255 images by 255, or pass uint8"
     return validation.check_array("x", x.astype(np.float32), unit_interval=x.ndim == 4, hint=hint)

@@ -100,7 +100,7 @@ def from_npz(path, key="images", **options):
 
     Args:
         path: Path of an `.npz` file (an `.npy` file works too).
-        key: Name of the image array in the file.
+        key: Name of the array in the file (images, sequences or vectors, as `from_array`).
         **options: Options of `from_array`.
 
     Returns:
@@ -162,7 +162,8 @@ def read_images(path, key="images", image_size=None, channels=None):
         channels: As in `from_directory`; directories only.
 
     Returns:
-        A float32 NumPy array `(N, height, width, channels)` in [0, 1], in file order.
+        A float32 NumPy array in file order: images `(N, height, width, channels)` in [0, 1],
+        or a file's sequences or vectors as they are.
 
     Example:
 

@@ -60,7 +60,7 @@ class Likelihood(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Bernoulli(Likelihood):
-    """Bernoulli pixels parameterised by logits, for binary or [0, 1] grey images.
+    """Bernoulli values parameterised by logits, for binary data or grey levels in [0, 1].
 
     For grey levels in [0, 1] `log_prob` is the (unnormalised) cross-entropy, the
     usual choice for MNIST-like data.

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from keras_vae import validation
+from keras_vae import _compat, validation
 from keras_vae.models.layers import ClampLogVariance
 
 #: `VAE` arguments of the default networks, and their defaults: conv for images, MLP otherwise.
@@ -185,12 +185,13 @@ def default_decoder(output_shape, latent_dim, param_channels, architecture, dtyp
 
 def check_architecture(architecture):
     """The default networks' arguments, checked under their `VAE` names."""
+    checked = {}
     for name, value in architecture.items():
         if name.endswith(("_filters", "_units")) and name != "dense_units":
-            validation.check_widths(name, value, allow_empty=name == "hidden_units")
+            checked[name] = validation.check_widths(name, value, allow_empty=name == "hidden_units")
         else:
-            validation.check_int(name, value, minimum=1 if name == "kernel_size" else 0)
-    return architecture
+            checked[name] = validation.check_int(name, value, minimum=1 if name == "kernel_size" else 0)
+    return checked
 
 
 def _default_arguments(shape, architecture):
@@ -311,3 +312,6 @@ def _residual_blocks(x, count, kernel_size, dtype, name):
             layers.Add(dtype=dtype, name=f"{name}_res{j}_add")([x, h])
         )
     return x
+
+
+__getattr__ = _compat.renamed('keras_vae.models.networks')  # names removed in 0.2, and their replacements

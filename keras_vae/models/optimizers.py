@@ -7,6 +7,14 @@ from keras_vae import validation
 SCHEDULES = ("constant", "cosine")
 
 
+def for_run(learning_rate, schedule, epochs, steps_per_epoch=None):
+    """`adam` for a run of `epochs` epochs: a decay spans them all; constant without
+    `steps_per_epoch` (the decay's length is then unknown)."""
+    if not steps_per_epoch:
+        return adam(learning_rate)
+    return adam(learning_rate, schedule, epochs * steps_per_epoch)
+
+
 def adam(learning_rate=1e-3, schedule="constant", decay_steps=None):
     """`keras.optimizers.Adam` at `learning_rate`, constant or decayed to 0 by a cosine.
 

@@ -68,6 +68,10 @@ class VAE(keras.Model):
         residual_blocks=None, hidden_units=None, seed=None, name="vae", **kwargs,
     ):  # fmt: skip
         super().__init__(name=name, **kwargs)
+        for argument, network in (("encoder", encoder), ("decoder", decoder)):
+            if network is not None and not isinstance(network, keras.layers.Layer):
+                raise validation.invalid(argument, "a Keras model or layer, or None (input_shape "
+                                         "and latent_dim are keyword arguments since 0.2)", network)  # fmt: skip
         self._set_objective(beta, kl_warmup_steps, free_bits, objective, num_samples,
                             kl_schedule, kl_cycle_steps)  # fmt: skip
         architecture = dict(
@@ -185,12 +189,17 @@ class VAE(keras.Model):
             validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
         if learning_rate is not None:
             validation.check_float("learning_rate", learning_rate, positive=True)
-        model = cls(**{**preset["model"], **overrides})
+        model_args = preset["model"]
+        if overrides.get("encoder") is not None and overrides.get("decoder") is not None:
+            architecture = (*networks.CONV_ARGUMENTS, *networks.MLP_ARGUMENTS, "input_shape",
+                            "latent_dim")  # fmt: skip
+            model_args = {k: v for k, v in model_args.items() if k not in architecture}
+        model = cls(**{**model_args, **overrides})
         recipe = preset["train"]
-        schedule = recipe.get("lr_schedule", "constant") if steps_per_epoch else "constant"
-        decay_steps = recipe["epochs"] * steps_per_epoch if steps_per_epoch else None
-        rate = learning_rate or recipe["learning_rate"]
-        model.compile(optimizer=optimizers.adam(rate, schedule, decay_steps))
+        model.compile(optimizer=optimizers.for_run(
+            learning_rate or recipe["learning_rate"], recipe.get("lr_schedule", "constant"),
+            recipe["epochs"], steps_per_epoch,
+        ))  # fmt: skip
         return model
 
     # ----------------------------------------------------------------- inference

@@ -10,7 +10,7 @@ import shutil
 import keras
 import numpy as np
 
-from keras_vae import files, validation
+from keras_vae import _compat, files, validation
 
 
 class StopOnSkippedUpdates(keras.callbacks.Callback):
@@ -89,7 +89,8 @@ class RunBackup(keras.callbacks.Callback):
             return 0
         if not model.optimizer.built:  # its variables must exist to be loaded into
             model.optimizer.build(model.trainable_variables)
-        model.load_weights(os.path.join(self.backup_dir, metadata["weights"]))
+        # Backups written before 0.2 (Keras's BackupAndRestore) name no file: theirs is this one.
+        model.load_weights(os.path.join(self.backup_dir, metadata.get("weights", "latest.weights.h5")))
         return int(metadata["epoch"])
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -178,3 +179,6 @@ def _good_epoch(model, logs):
     if loss is not None and not math.isfinite(float(loss)):
         return False
     return all(np.isfinite(w).all() for w in model.get_weights())
+
+
+__getattr__ = _compat.renamed('keras_vae.training.callbacks')  # names removed in 0.2, and their replacements

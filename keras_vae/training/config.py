@@ -33,8 +33,9 @@ class TrainConfig:
     preset: str | None = _field(None, "a complete model + training recipe; flags override it",
                                 tuple(presets.PRESETS))  # fmt: skip
     # Data.
-    dataset: str = _field("shapes", "built-in 'shapes' (offline) or a tfds name: mnist, "
-                          "fashion_mnist, binarized_mnist, cifar10, celeb_a, ...", group="data")  # fmt: skip
+    dataset: str | None = _field(None, "built-in 'shapes' (offline; the default without --data) "
+                                 "or a tfds name: mnist, fashion_mnist, binarized_mnist, "
+                                 "cifar10, celeb_a, ...", group="data")  # fmt: skip
     data: str | None = _field(None, "your own data: a .npz file (images, sequences or vectors) "
                               "or a directory of images", group="data")  # fmt: skip
     npz_key: str = _field("images", "array name inside --data FILE.npz", group="data")
@@ -86,6 +87,13 @@ class TrainConfig:
                                 ("auto", 0, 1, 2))  # fmt: skip
 
     def __post_init__(self):
+        if not (isinstance(self.out, str) and self.out):
+            raise validation.invalid("out", "the run directory, a non-empty path", self.out)
+        if self.data is not None and self.dataset is not None:
+            raise validation.invalid("dataset", f"None with data={self.data!r} (one source of "
+                                     "data)", self.dataset)  # fmt: skip
+        if self.data is None and self.dataset is None:
+            self.dataset = "shapes"
         for name in ("epochs", "batch_size", "seed", "max_skipped_updates"):
             validation.check_int(name, getattr(self, name), minimum=0 if name == "seed" else 1)
         validation.check_float("learning_rate", self.learning_rate, positive=True)

@@ -44,7 +44,7 @@ def train(config, extra_callbacks=(), strategy=None):
 
     Returns:
         dict with the trained `model`, its `history` (dict of lists), the held-out
-        `metrics` (dict of floats, nats per image), `run_dir` and `is_chief`.
+        `metrics` (dict of floats, nats per example), `run_dir` and `is_chief`.
     """
     # First of all: a multi-worker strategy must exist before any other TF op.
     strategy = strategy or distribute.strategy(config.strategy)
@@ -105,18 +105,19 @@ def build_model(config, data_shape, steps_per_epoch=None):
     `steps_per_epoch` (global batches per epoch) sets the length of a decaying
     learning-rate schedule: `config.epochs * steps_per_epoch` optimizer steps.
     """
+    model_args = {
+        **(presets.get(config.preset)["model"] if config.preset else {}),
+        **config.model_arguments(),
+    }  # fmt: skip
     grey_images = len(data_shape) == 3 and data_shape[-1] == 1
-    likelihood = config.likelihood or ("bernoulli" if grey_images else "gaussian")
-    model_args = presets.get(config.preset)["model"] if config.preset else {}
-    model = VAE(**{
-        **model_args, **config.model_arguments(), "seed": config.seed,
-        "input_shape": data_shape, "likelihood": likelihood, "dtype": config.precision,
-    })  # fmt: skip
+    model_args.setdefault("likelihood", "bernoulli" if grey_images else "gaussian")
+    model = VAE(**{**model_args, "seed": config.seed, "input_shape": data_shape,
+                   "dtype": config.precision})  # fmt: skip
     jit = config.jit_compile
     if jit == "auto":  # XLA was slower than plain TF for this model on CPU (RESULTS.md)
         jit = bool(tf.config.list_physical_devices("GPU"))
-    decay_steps = config.epochs * steps_per_epoch if steps_per_epoch else None
-    optimizer = optimizers.adam(config.learning_rate, config.lr_schedule, decay_steps)
+    optimizer = optimizers.for_run(config.learning_rate, config.lr_schedule, config.epochs,
+                                   steps_per_epoch)  # fmt: skip
     model.compile(optimizer=optimizer, jit_compile=jit in (True, "on"))
     return model
 

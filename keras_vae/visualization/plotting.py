@@ -241,7 +241,7 @@ def latent_scatter(model, images, labels=None, label_names=None, size=5.0):
     Example:
 
     >>> figure = latent_scatter(model, images, labels=factors["shape"],
-    ...                         label_names=keras_vae.shapes.SHAPE_NAMES)
+    ...                         label_names=keras_vae.data.shapes.SHAPE_NAMES)
     """
     from matplotlib.figure import Figure
 
