@@ -17,21 +17,38 @@ Public API:
     keras_vae.export            SavedModel (TF Serving layout) and TFLite, checked against Keras
 """
 
-from keras_vae import _compat, data, evaluate, export, training, visualization
-from keras_vae.models import (
-    VAE, ClampLogVariance, Sampling, likelihoods, networks, objectives, optimizers, presets,
-)
+import importlib
+import os
+import sys
+
+from keras_vae import _compat
+
+#: Each public name: "module" or "module:attribute".
+_PUBLIC = {
+    "VAE": "keras_vae.models:VAE", "Sampling": "keras_vae.models:Sampling",
+    "ClampLogVariance": "keras_vae.models:ClampLogVariance",
+    "networks": "keras_vae.models.networks", "likelihoods": "keras_vae.models.likelihoods",
+    "objectives": "keras_vae.models.objectives", "optimizers": "keras_vae.models.optimizers",
+    "presets": "keras_vae.models.presets", "data": "keras_vae.data",
+    "training": "keras_vae.training", "visualization": "keras_vae.visualization",
+    "evaluate": "keras_vae.evaluate", "export": "keras_vae.export",
+}
 
 __version__ = "0.2.0"
-
-__all__ = [
-    "VAE", "Sampling", "ClampLogVariance", "networks", "likelihoods", "objectives", "optimizers",
-    "presets", "data", "training", "visualization", "evaluate", "export",
-]
+__all__ = list(_PUBLIC)
 
 
-def __getattr__(name):  # old module paths, with a warning naming the new place
+def __getattr__(name):
+    if name in _PUBLIC:
+        module, _, attribute = _PUBLIC[name].partition(":")
+        module = importlib.import_module(module)
+        return getattr(module, attribute) if attribute else module
     return _compat.moved(name)
 
 
-_compat.alias_old_paths()
+# The `keras-vae` command loads what it needs when it needs it, so that `--help` does not
+# wait for TensorFlow. Any other import loads everything now: `keras.models.load_model`
+# then finds our registered classes after a bare `import keras_vae`.
+if os.path.basename(sys.argv[0] if sys.argv else "") != "keras-vae" and sys.argv[:1] != ["-m"]:
+    globals().update({name: __getattr__(name) for name in __all__})
+    _compat.alias_old_paths()

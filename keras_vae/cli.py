@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
 import types
@@ -15,9 +16,39 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (ValueError, OSError, FloatingPointError) as error:
-        print(f"keras-vae {args.command_name}: error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"keras-vae {args.command_name}: interrupted{_kept(args)}", file=sys.stderr)
+        return 130
+    except Exception as error:  # one line, never a traceback
+        print(f"keras-vae {args.command_name}: error: {_describe(error)}{_kept(args)}",
+              file=sys.stderr)  # fmt: skip
         return 2
+
+
+def _describe(error):
+    """What went wrong, in one line: what ran out, or the error's own message."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = str(error)
+    if getattr(error, "errno", None) == errno.ENOSPC or "No space left on device" in text:
+        return f"out of disk space ({message})"
+    if isinstance(error, MemoryError) or type(error).__name__ == "ResourceExhaustedError":
+        return f"out of memory ({message})"
+    if isinstance(error, (ValueError, OSError, FloatingPointError)):
+        return message
+    return f"{type(error).__name__}: {message}"
+
+
+def _kept(args):
+    """What a failed or interrupted train kept, and how to go on."""
+    if args.command_name != "train":
+        return ""
+    from keras_vae.training import rundir
+
+    run_dir = os.path.abspath(args.out)
+    if rundir.state(run_dir) != "unfinished":
+        return ""
+    kept = "model.keras" if os.path.exists(os.path.join(run_dir, "model.keras")) else "its settings"
+    return f". {run_dir} keeps {kept} and its last backup: rerun the same command to resume."
 
 
 def _train(args):
@@ -25,6 +56,9 @@ def _train(args):
 
     config = training.config_for(args.out, preset=args.preset, **_given_settings(args))
     result = training.train(config)
+    if result["already_finished"]:
+        print(f"{result['run_dir']} already holds this finished run: nothing to do "
+              "(--overwrite trains it afresh).")  # fmt: skip
     m = result["metrics"]
     print(
         f"held-out: loss {m['loss']:.2f} nats/example, reconstruction "
@@ -34,12 +68,8 @@ def _train(args):
         run_dir = result["run_dir"]
         print(f"pictures: {os.path.join(run_dir, 'images')}  "
               f"(TensorBoard: tensorboard --logdir {os.path.join(run_dir, 'logs')})")
-    if args.export_dir and result["is_chief"]:
-        from keras_vae import export
-
-        name = os.path.basename(os.path.normpath(result["run_dir"]))
-        path = export.saved_model(result["model"], os.path.join(args.export_dir, name))
-        print(f"exported SavedModel (TF Serving layout) to {path}")
+    if result["export_path"] and not result["already_finished"]:
+        print(f"exported SavedModel (TF Serving layout) to {result['export_path']}")
     return 0
 
 
@@ -47,22 +77,30 @@ def _given_settings(args):
     """The TrainConfig settings given on the command line (flags left out are None)."""
     from keras_vae.training import TrainConfig
 
-    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"out", "preset"}
-    return {
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    given = {
         k: tuple(v) if isinstance(v, list) else v
-        for k, v in vars(args).items() if k in names and v is not None
+        for k, v in vars(args).items() if k in fields and k not in ("out", "preset") and v is not None
     }  # fmt: skip
+    for name, field in fields.items():  # the command's own defaults (e.g. it exports)
+        if "cli_default" in field.metadata:
+            given.setdefault(name, field.metadata["cli_default"])
+    return given
 
 
 def _export(args):
-    from keras_vae import export
+    from keras_vae import export, files
 
-    model = _load_vae(args.model)
-    path = export.saved_model(model, args.to, version=args.version)
+    files.check_writable(args.to, "the export")
+    source = _model_file(args.model)
+    model = _load_vae(source)
+    stat = os.stat(source)  # a rerun for the same file completes what a kill left
+    identity = f"{source}:{stat.st_size}:{stat.st_mtime_ns}"
+    path, paths = export.publish(model, args.to, version=args.version, source=identity,
+                                 tflite_files=bool(args.tflite or args.quantize),
+                                 quantization=args.quantize)  # fmt: skip
     print(f"exported SavedModel to {path}")
-    if args.tflite or args.quantize:
-        tflite_dir = os.path.join(args.to, "tflite", os.path.basename(path))
-        paths = export.tflite(model, tflite_dir, quantization=args.quantize)
+    if paths:
         print(f"exported TFLite to {paths['encoder']} and {paths['decoder']}")
     return 0
 
@@ -74,6 +112,8 @@ def _evaluate(args):
 
     from keras_vae import data, evaluate, files
 
+    if args.out:
+        files.check_writable(os.path.dirname(os.path.abspath(args.out)), "the results")
     model = _load_vae(args.model)
     options = dict(batch_size=256, shuffle=False, binarize="static" if args.binarize else False)
     if args.data:
@@ -89,15 +129,22 @@ def _evaluate(args):
     return 0
 
 
+def _model_file(path):
+    """The .keras file of a run directory or a path, made absolute; raises if there is none."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, "model.keras")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No model at {path}: expected a run directory or a .keras file.")
+    return path
+
+
 def _load_vae(path):
     import keras
 
     import keras_vae
 
-    if os.path.isdir(path):
-        path = os.path.join(path, "model.keras")
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No model at {path}: expected a run directory or a .keras file.")
+    path = _model_file(path)
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # a corrupt or foreign file: say which, not a traceback
@@ -131,16 +178,14 @@ def _sample(args):
 
 
 def _parser():
-    from keras_vae.export import QUANTIZATIONS
+    from keras_vae.choices import listed
 
+    quantizations = [q for q in listed("keras_vae.export", "QUANTIZATIONS") if q]
     parser = argparse.ArgumentParser(prog="keras-vae", description=__doc__.split(":")[0])
     commands = parser.add_subparsers(dest="command_name", required=True)
 
     train = commands.add_parser("train", help="train a VAE into a run directory")
     _add_config_flags(train)
-    train.add_argument("--export-dir", default="saved_models",
-                       help="export the trained model to EXPORT_DIR/<run name>/<version>/ "
-                            "(TF Serving layout); '' to skip")  # fmt: skip
     train.set_defaults(command=_train)
 
     export = commands.add_parser("export", help="export a trained model for TF Serving / TFLite")
@@ -149,7 +194,7 @@ def _parser():
     export.add_argument("--version", type=int, help="default: the next free integer")
     export.add_argument("--tflite", action="store_true",
                         help="also write encoder.tflite and decoder.tflite to TO/tflite/<version>/")
-    export.add_argument("--quantize", choices=[q for q in QUANTIZATIONS if q],
+    export.add_argument("--quantize", choices=quantizations,
                         help="TFLite quantization (implies --tflite)")
     export.set_defaults(command=_export)
 
@@ -190,7 +235,8 @@ def _add_config_flags(parser):
             meta["group"], parser.add_argument_group(f"{meta['group']} settings")
         )
         kind = _base_type(field.type)
-        default = "" if field.default is None else f" (default: {field.default})"
+        shown = meta.get("cli_default", field.default)
+        default = "" if shown is None else f" (default: {shown})"
         options = {"dest": field.name, "default": None, "help": meta["help"] + default}
         if meta.get("required"):
             options["required"] = True

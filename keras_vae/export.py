@@ -15,22 +15,23 @@ are named `images` for an image model and `x` for vectors and sequences (`data_n
     serving_default = reconstruct
 """
 
-import contextlib
+import json
 import os
 import re
-import shutil
-import tempfile
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import validation
+from keras_vae import files, validation
 
 SIGNATURES = ("reconstruct", "encode", "decode", "sample")
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
-#: Max abs difference from the Keras model an export must stay within.
+#: Max abs difference from the Keras model an export must stay within, by quantization...
 TOLERANCE = {None: 1e-5, "float16": 1e-3, "dynamic_int8": 1e-2}
+#: ... and at least this, by the model's compute dtype: a graph and eager Keras may round
+#: half precision differently (seen: 2e-3 for mixed_bfloat16, whose epsilon is 7.8e-3).
+DTYPE_TOLERANCE = {"float32": 1e-5, "float16": 1e-3, "bfloat16": 1e-2}
 
 
 def saved_model(model, base_dir, version=None):
@@ -53,21 +54,67 @@ def saved_model(model, base_dir, version=None):
     _check_vae(model)
     base_dir = os.path.abspath(os.fspath(base_dir))
     _make_dirs(base_dir)
-    version = _next_version(base_dir) if version is None else _check_version(version)
+    version = next_version(base_dir) if version is None else _check_version(version)
     target = os.path.join(base_dir, str(version))
-    if os.path.exists(target):
-        raise FileExistsError(
-            f"Version {version} already exists in {base_dir}; exported versions are never "
-            "overwritten. Pass another version, or version=None for the next one."
-        )
-    with _staging_dir(base_dir, f".tmp-{version}-") as tmp:
+    _check_free(base_dir, version)
+    files.remove_leftovers(base_dir, dirs_named=f".tmp-{version}-*")  # a killed export's
+    with files.staging_dir(base_dir, str(version)) as tmp:
         _write_saved_model(model, tmp)
         check_saved_model(model, tmp)
+        files.publish_mode(tmp)
         try:
             os.rename(tmp, target)
         except OSError as error:  # another exporter took this version meanwhile
             raise FileExistsError(f"Could not publish version {version}: {error}") from None
     return target
+
+
+def publish(model, base_dir, version=None, tflite_files=False, quantization=None, source=None):
+    """A SavedModel version (and its TFLite files) that a rerun completes after a kill.
+
+    Before writing, `base_dir/.pending-export.json` records the version and what is
+    asked; it is removed when all is published. Called again for the same `source`
+    and request, a killed export is completed at the same version (the SavedModel if
+    it is missing, the TFLite files in `base_dir/tflite/<version>/` if they are),
+    instead of publishing a second version.
+
+    Args:
+        model: a `keras_vae.VAE`.
+        base_dir: the model's base path, as given to TF Serving.
+        version: int >= 1, or None for the next free one.
+        tflite_files: also write the TFLite files.
+        quantization: their quantization (see `tflite`).
+        source: what identifies the model across reruns (e.g. its run directory).
+
+    Returns:
+        (SavedModel version path, dict of TFLite paths or None).
+    """
+    base_dir = os.path.abspath(os.fspath(base_dir))
+    _make_dirs(base_dir)
+    files.remove_leftovers(base_dir, dirs_named=None)  # e.g. a half-written pending record
+    request = {"source": source, "tflite": bool(tflite_files), "quantization": quantization}
+    record_path = os.path.join(base_dir, ".pending-export.json")
+    record = _read_json(record_path)
+    resuming = record and {k: record.get(k) for k in request} == request and (
+        version is None or version == record.get("version")
+    )
+    if resuming:
+        version = record["version"]
+    else:
+        version = next_version(base_dir) if version is None else _check_version(version)
+        _check_free(base_dir, version)
+        files.write_text(record_path, json.dumps({**request, "version": version}) + "\n")
+    path = os.path.join(base_dir, str(version))
+    if not os.path.isdir(path):
+        saved_model(model, base_dir, version=version)
+    paths = None
+    if tflite_files:
+        out_dir = os.path.join(base_dir, "tflite", str(version))
+        paths = {part: os.path.join(out_dir, f"{part}.tflite") for part in ("encoder", "decoder")}
+        if not all(os.path.isfile(p) for p in paths.values()):
+            paths = tflite(model, out_dir, quantization=quantization)
+    os.remove(record_path)
+    return path, paths
 
 
 def tflite(model, out_dir, quantization=None):
@@ -90,15 +137,17 @@ def tflite(model, out_dir, quantization=None):
     _make_dirs(out_dir)
     parts = {"encoder": ["encode"], "decoder": ["decode", "sample"]}
     paths = {}
-    with _staging_dir(out_dir, ".tmp-tflite-") as tmp:
+    files.remove_leftovers(out_dir, dirs_named=".tmp-tflite-*")  # a killed export's
+    with files.staging_dir(out_dir, "tflite") as tmp:
         saved = os.path.join(tmp, "saved_model")
         _write_saved_model(model, saved)
         for part, keys in parts.items():
             paths[part] = os.path.join(tmp, f"{part}.tflite")
             with open(paths[part], "wb") as f:
                 f.write(_convert(saved, keys, quantization))
-        check_tflite(model, paths, TOLERANCE[quantization])
+        check_tflite(model, paths, max_difference(model, quantization))
         for part, path in paths.items():
+            files.publish_mode(path)
             paths[part] = os.path.join(out_dir, f"{part}.tflite")
             os.replace(path, paths[part])
     return paths
@@ -109,8 +158,16 @@ def data_name(model):
     return "images" if len(model.data_shape) == 3 else "x"
 
 
-def check_saved_model(model, path, tolerance=TOLERANCE[None]):
+def max_difference(model, quantization=None):
+    """The largest difference from the Keras model an export of `model` may show."""
+    policy = getattr(model, "dtype_policy", None)
+    compute = getattr(policy, "compute_dtype", "float32")
+    return max(TOLERANCE[quantization], DTYPE_TOLERANCE.get(compute, TOLERANCE[None]))
+
+
+def check_saved_model(model, path, tolerance=None):
     """Raises AssertionError unless every signature at `path` matches the Keras model."""
+    tolerance = tolerance if tolerance is not None else max_difference(model)
     loaded = tf.saved_model.load(path)
     x, z = _probe_inputs(model)
     name = data_name(model)
@@ -218,11 +275,28 @@ def _check_vae(model):
         raise validation.invalid("model", "a keras_vae.VAE", f"a {type(model).__name__} without {missing}")
 
 
+def _check_free(base_dir, version):
+    if os.path.exists(os.path.join(base_dir, str(version))):
+        raise FileExistsError(
+            f"Version {version} already exists in {base_dir}; exported versions are never "
+            "overwritten. Pass another version, or version=None for the next one."
+        )
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError):  # none, or a kill left it unreadable: start over
+        return None
+
+
 def _check_version(version):
     return validation.check_int("version", version, minimum=1)
 
 
-def _next_version(base_dir):
+def next_version(base_dir):
+    """The version after the highest integer directory in `base_dir` (1 for none)."""
     versions = [int(n) for n in os.listdir(base_dir) if re.fullmatch(r"\d+", n)]
     return max(versions, default=0) + 1
 
@@ -234,16 +308,3 @@ def _make_dirs(path):
         raise PermissionError(f"Cannot create the export directory {path}: {error}") from None
     if not os.access(path, os.W_OK):
         raise PermissionError(f"Cannot write to the export directory {path}.")
-
-
-@contextlib.contextmanager
-def _staging_dir(parent, prefix):
-    """A hidden temporary directory in `parent`, always removed at the end.
-
-    Its name is not an integer, so TF Serving ignores it while it is being written.
-    """
-    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
-    try:
-        yield tmp
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)

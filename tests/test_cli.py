@@ -58,7 +58,8 @@ def test_train_on_an_npz_file(tmp_path):
     np.savez(tmp_path / "mine.npz", pixels=images)
     run = tmp_path / "run"
     args = ["train", "--data", str(tmp_path / "mine.npz"), "--npz-key", "pixels", "--epochs", "1",
-            "--batch-size", "8", "--latent-dim", "2", "--verbose", "0", "--out", str(run)]  # fmt: skip
+            "--batch-size", "8", "--latent-dim", "2", "--verbose", "0", "--export-dir",
+            str(tmp_path / "saved"), "--out", str(run)]  # fmt: skip
     assert cli.main(args) == 0
     assert json.loads((run / "config.json").read_text())["data_shape"] == [16, 16, 1]
 
@@ -87,8 +88,12 @@ def test_a_finished_run_is_not_overwritten_by_accident(tmp_path, capsys):
     run = tmp_path / "run"
     assert cli.main(["train", *TINY, "--out", str(run)]) == 0
     before = (run / "model.keras").stat().st_mtime_ns
-    assert cli.main(["train", *TINY, "--out", str(run)]) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    capsys.readouterr()
+    assert cli.main(["train", *TINY, "--out", str(run)]) == 0  # the same command: nothing to do
+    assert "already holds this finished run" in capsys.readouterr().out
+    assert cli.main(["train", *TINY, "--beta", "2", "--out", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "--overwrite" in err and "beta: None in config.json, 2.0 now" in err
     assert (run / "model.keras").stat().st_mtime_ns == before
     assert cli.main(["train", *TINY, "--overwrite", "--out", str(run)]) == 0
 

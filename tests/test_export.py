@@ -214,3 +214,11 @@ def test_a_wrong_export_is_never_published(model, tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="differs from the Keras model"):
         export.saved_model(model, tmp_path / "vae")
     assert os.listdir(tmp_path / "vae") == []
+
+
+def test_a_mixed_bfloat16_model_exports_within_its_precision(tmp_path):
+    model = keras_vae.VAE(latent_dim=4, encoder_filters=(8, 16), dense_units=16, seed=0,
+                          dtype="mixed_bfloat16")  # fmt: skip
+    assert export.max_difference(model) == 1e-2 and export.max_difference(keras_vae.VAE()) == 1e-5
+    path = export.saved_model(model, tmp_path / "bf16")  # checked against Keras inside
+    assert os.path.isfile(os.path.join(path, "saved_model.pb"))

@@ -334,6 +334,11 @@ class VAE(keras.Model):
                 self.skipped_tracker]  # fmt: skip
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        given = {**dict(zip(("batch_size", "epochs"), args)), **kwargs}
+        if given.get("batch_size") is not None:
+            validation.check_int("batch_size", given["batch_size"], minimum=1)
+        epochs = validation.check_int("epochs", given.get("epochs", 1), minimum=1)
+        validation.check_int("initial_epoch", given.get("initial_epoch", 0), minimum=0, maximum=epochs)
         x = self._check_data(x, "x")
         if isinstance(x, tf.data.Dataset) and not args:  # a dataset shuffles itself; no warning
             kwargs.setdefault("shuffle", False)

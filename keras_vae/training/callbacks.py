@@ -5,7 +5,6 @@ import io
 import json
 import math
 import os
-import shutil
 
 import keras
 import numpy as np
@@ -44,39 +43,44 @@ class StopOnSkippedUpdates(keras.callbacks.Callback):
 
 
 class RunBackup(keras.callbacks.Callback):
-    """Backs up the training state (weights and optimizer) so that a killed run resumes.
+    """Backs up the training state and its history, so that a killed run resumes exactly.
 
     After every epoch whose loss and weights are finite (and every `save_freq` steps
-    if it is an int) the weights go to a new file in `backup_dir`, then
-    `training_metadata.json`, naming that file and the epoch to resume at, is renamed
-    into place: that rename is the commit, so a kill at any moment leaves a complete
-    backup, the new one or the one before. `restore` loads it before `fit`, which is
-    then given the returned epoch as `initial_epoch`. The directory is removed when
-    training ends.
+    if it is an int) the weights and the optimizer's state go to a new file in
+    `backup_dir`, then `training_metadata.json`, naming that file, the epoch to resume
+    at and the history rows so far, is renamed into place: that rename is the commit,
+    so a kill at any moment leaves a whole backup, the new one or the one before.
+    `restore` loads it before `fit`, which is then given the returned epoch as
+    `initial_epoch`. With `history_path`, a CSV of the per-epoch logs is rewritten
+    after every epoch, and from the committed rows on `restore`, so that after a kill
+    and a resume every epoch appears in it exactly once.
 
     Args:
-        backup_dir: the directory of the backup.
+        backup_dir: the directory of the backup (the caller removes it when done).
+        history_path: a CSV file for the per-epoch logs, or None.
         save_freq: `"epoch"`, or an int: also back up every that many steps (a resume
             then redoes the interrupted epoch from the last backup's weights).
 
     Example:
 
-    >>> backup = RunBackup("run/backup")
+    >>> backup = RunBackup("run/backup", history_path="run/history.csv")
     >>> initial_epoch = backup.restore(model)
     >>> model.fit(train, epochs=10, initial_epoch=initial_epoch, callbacks=[backup])
     """
 
-    def __init__(self, backup_dir, save_freq="epoch"):
+    def __init__(self, backup_dir, history_path=None, save_freq="epoch"):
         super().__init__()
         if save_freq != "epoch":
             validation.check_int("save_freq", save_freq, minimum=1)
         self.backup_dir = os.fspath(backup_dir)
+        self.history_path = history_path
         self.save_freq = save_freq
         self.metadata_path = os.path.join(self.backup_dir, "training_metadata.json")
+        self.rows = []  # per-epoch logs, the committed ones first
         self._epoch = self._steps = 0
 
     def read_metadata(self):
-        """The committed metadata (`epoch`, `weights`), or None when there is no backup."""
+        """The committed metadata (`epoch`, `weights`, `history`), or None without a backup."""
         if not os.path.exists(self.metadata_path):
             return None
         with open(self.metadata_path, encoding="utf-8") as f:
@@ -84,8 +88,11 @@ class RunBackup(keras.callbacks.Callback):
 
     def restore(self, model):
         """Loads the backup into `model` (compiled); returns the epoch to resume at (0: none)."""
-        metadata = self.read_metadata()
-        if metadata is None:
+        metadata = self.read_metadata() or {"epoch": 0, "history": []}
+        self.rows = list(metadata.get("history", []))
+        if self.history_path is not None:
+            self._write_history()
+        if metadata["epoch"] == 0 and "weights" not in metadata:
             return 0
         if not model.optimizer.built:  # its variables must exist to be loaded into
             model.optimizer.build(model.trainable_variables)
@@ -102,22 +109,31 @@ class RunBackup(keras.callbacks.Callback):
             self._save(self._epoch)
 
     def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": epoch, **{k: float(np.ravel(v)[0]) for k, v in (logs or {}).items()}})
         if _good_epoch(self.model, logs):
             self._save(epoch + 1)
-
-    def on_train_end(self, logs=None):
-        shutil.rmtree(self.backup_dir, ignore_errors=True)
+        if self.history_path is not None:
+            self._write_history()
 
     def _save(self, resume_epoch):
         os.makedirs(self.backup_dir, exist_ok=True)
         name = f"epoch{resume_epoch}_step{self._steps}.weights.h5"
         with files.atomic_path(os.path.join(self.backup_dir, name), suffix=".weights.h5") as tmp:
             self.model.save_weights(tmp)
-        metadata = {"epoch": resume_epoch, "weights": name}
+        rows = [row for row in self.rows if row["epoch"] < resume_epoch]
+        metadata = {"epoch": resume_epoch, "weights": name, "history": rows}
         files.write_text(self.metadata_path, json.dumps(metadata) + "\n")
         for other in os.listdir(self.backup_dir):  # older backups, now superseded
-            if other.endswith(".weights.h5") and other != name:
+            if other.endswith(".weights.h5") and other != name and not other.startswith("."):
                 os.remove(os.path.join(self.backup_dir, other))
+
+    def _write_history(self):
+        names = list(dict.fromkeys(k for row in self.rows for k in row)) or ["epoch"]
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        files.write_text(self.history_path, text.getvalue())
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
@@ -142,35 +158,6 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
             return
         files.save_model(self.model, self.path)
         self.saved_epoch = epoch + 1
-
-
-class HistoryCSV(keras.callbacks.Callback):
-    """Per-epoch logs in a CSV file, rewritten atomically after every epoch.
-
-    A resumed run keeps the rows of the epochs before `initial_epoch` and replaces
-    the rest, so after a crash and a resume every epoch appears exactly once.
-
-    Args:
-        path: the CSV file.
-        initial_epoch: the epoch (0-based) this `fit` starts at.
-    """
-
-    def __init__(self, path, initial_epoch=0):
-        super().__init__()
-        self.path = path
-        self.rows = []
-        if initial_epoch and os.path.exists(path):
-            with open(path, newline="") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < initial_epoch]
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
-        names = list(dict.fromkeys(k for row in self.rows for k in row))
-        text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=names, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        files.write_text(self.path, text.getvalue())
 
 
 def _good_epoch(model, logs):

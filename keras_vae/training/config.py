@@ -1,15 +1,23 @@
 """`TrainConfig`: every setting of a run, in one place. `keras-vae train` is generated from it.
 
 Each field's metadata holds its command-line help and, where it has them, its choices,
-taken from the module that owns them. A model field left at None takes the preset's value,
+read from the module that owns them (`keras_vae.choices`). A model field left at None takes the preset's value,
 else the `VAE` default.
 """
 
 import dataclasses
+import os
 
 from keras_vae import validation
-from keras_vae.models import likelihoods, objectives, optimizers, presets
-from keras_vae.training import distribute
+from keras_vae.choices import listed
+
+# Read from the modules that own them, without importing them (no TensorFlow here).
+LIKELIHOODS = listed("keras_vae.models.likelihoods", "LIKELIHOODS")
+OBJECTIVES = listed("keras_vae.models.objectives", "OBJECTIVES")
+KL_SCHEDULES = listed("keras_vae.models.objectives", "KL_SCHEDULES")
+LR_SCHEDULES = listed("keras_vae.models.optimizers", "SCHEDULES")
+PRESETS = listed("keras_vae.models.presets", "PRESETS")
+STRATEGIES = listed("keras_vae.training.distribute", "STRATEGIES")
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "on", "off")
@@ -31,7 +39,7 @@ class TrainConfig:
 
     out: str = _field(None, "run directory", required=True)
     preset: str | None = _field(None, "a complete model + training recipe; flags override it",
-                                tuple(presets.PRESETS))  # fmt: skip
+                                PRESETS)  # fmt: skip
     # Data.
     dataset: str | None = _field(None, "built-in 'shapes' (offline; the default without --data) "
                                  "or a tfds name: mnist, fashion_mnist, binarized_mnist, "
@@ -47,13 +55,13 @@ class TrainConfig:
     # Model (None: the preset's, else the VAE's default).
     latent_dim: int | None = _model("latent dimensions (default 16)")
     likelihood: str | None = _model("default: bernoulli for grey images, else gaussian",
-                                    tuple(likelihoods.LIKELIHOODS))  # fmt: skip
+                                    LIKELIHOODS)  # fmt: skip
     beta: float | None = _model("weight of the KL term (default 1)")
     kl_warmup_steps: int | None = _model("ramp beta from 0 over this many steps (default 0)")
-    kl_schedule: str | None = _model("KL warm-up schedule", objectives.KL_SCHEDULES)
+    kl_schedule: str | None = _model("KL warm-up schedule", KL_SCHEDULES)
     kl_cycle_steps: int | None = _model("cycle length of the cyclical schedule")
     free_bits: float | None = _model("nats per latent dim not penalised (default 0)")
-    objective: str | None = _model("training objective (default elbo)", objectives.OBJECTIVES)
+    objective: str | None = _model("training objective (default elbo)", OBJECTIVES)
     num_samples: int | None = _model("z draws per example (k of IWAE; default 1)")
     gaussian_scale: float | None = _model("fixed std of the Gaussian (default: learned)")
     encoder_filters: tuple[int, ...] | None = _model("conv encoder widths (default 32 64)")
@@ -67,13 +75,13 @@ class TrainConfig:
     batch_size: int = _field(128, "global batch, split across replicas", group="training")
     learning_rate: float = _field(1e-3, "Adam's (initial) learning rate", group="training")
     lr_schedule: str = _field("constant", "cosine: decay the rate to 0 over the run",
-                              optimizers.SCHEDULES, group="training")  # fmt: skip
+                              LR_SCHEDULES, group="training")  # fmt: skip
     seed: int = _field(0, "seed of data order, initialisation and noise", group="training")
     max_skipped_updates: int = _field(25, "stop after this many NaN/inf updates in a row",
                                       group="training")  # fmt: skip
     strategy: str = _field("auto", "tf.distribute strategy (auto: several GPUs -> mirrored, "
                            "TF_CONFIG with several workers -> multi_worker)",
-                           distribute.STRATEGIES, group="training")  # fmt: skip
+                           STRATEGIES, group="training")  # fmt: skip
     precision: str = _field("float32", "dtype policy", PRECISIONS, group="training")
     jit_compile: str = _field("auto", "XLA; auto = on with a GPU, off on CPU (slower there)",
                               JIT_COMPILE, group="training")  # fmt: skip
@@ -81,7 +89,10 @@ class TrainConfig:
                                           "epoch)", group="training", metavar="STEPS")  # fmt: skip
     # Outputs.
     images: bool = _field(True, "draw reconstructions, samples and the manifold every epoch")
-    overwrite: bool = _field(False, "replace a finished run in --out")
+    export_dir: str | None = _field(None, "publish the trained model to EXPORT_DIR/<run name>/"
+                                    "<version>/ (TF Serving layout); '' for none",
+                                    cli_default="saved_models")  # fmt: skip
+    overwrite: bool = _field(False, "start afresh in --out, removing a run there")
     verbose: str | int = _field("auto", "progress: 1 a bar, 2 a line per epoch, 0 silent "
                                 "(auto: a bar on a terminal, else a line per epoch)",
                                 ("auto", 0, 1, 2))  # fmt: skip
@@ -105,6 +116,9 @@ class TrainConfig:
         if not 0.0 < self.validation_fraction < 1.0:
             raise validation.invalid("validation_fraction", "a float in (0, 1)",
                                      self.validation_fraction)  # fmt: skip
+        if self.image_size is not None:
+            validation.check_int("image_size", self.image_size, minimum=1)
+            _check_fits_in_memory(self.image_size, self.batch_size)
 
     def model_arguments(self):
         """The `VAE` arguments this config sets (the model fields that are not None)."""
@@ -114,8 +128,31 @@ class TrainConfig:
         }  # fmt: skip
 
 
+#: A floor on the bytes a conv VAE keeps per input pixel of a training batch: the input (4),
+#: the default encoder's first conv (32 float32 channels at a quarter of the pixels: 32),
+#: the decoder's mirror of it (32), and their gradients (64). Larger models need more.
+_BYTES_PER_PIXEL = 132
+
+
+def _check_fits_in_memory(image_size, batch_size):
+    """Refuses an image size whose training batch cannot fit in this machine's memory."""
+    needed = _BYTES_PER_PIXEL * batch_size * image_size**2
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX: no figure to compare with
+        return
+    if needed > memory:
+        raise validation.invalid(
+            "image_size", f"a size whose training batch fits in memory: a batch of {batch_size} "
+            f"images of {image_size}x{image_size} needs at least {needed / 2**30:,.1f} GiB, "
+            f"this machine has {memory / 2**30:,.1f} GiB", image_size,
+        )
+
+
 def config_for(out, preset=None, **settings):
     """A `TrainConfig`: its defaults, then the preset's settings, then `settings`."""
+    from keras_vae.models import presets
+
     base = {}
     if preset:
         chosen = presets.get(preset)

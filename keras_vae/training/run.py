@@ -20,7 +20,7 @@ import tensorflow as tf
 from keras_vae import data, files
 from keras_vae.models import VAE, optimizers, presets
 from keras_vae.training import callbacks as run_callbacks
-from keras_vae.training import distribute
+from keras_vae.training import distribute, rundir
 from keras_vae.visualization.callbacks import default_callbacks
 
 
@@ -29,13 +29,14 @@ class TrainingDiverged(FloatingPointError):
 
 
 def train(config, extra_callbacks=(), strategy=None):
-    """Trains a VAE as `config` says and fills the run directory.
+    """Trains a VAE as `config` says and fills the run directory (see `rundir` for its states).
 
-    Everything that can be checked (arguments, data, model) is checked before
-    RUN_DIR is created, so bad input leaves nothing behind. Under a multi-worker
-    strategy only the chief writes RUN_DIR's files; worker i writes its own backups
-    to RUN_DIR/workertemp_i (TensorFlow's convention), so that it can resume too, and
-    removes it when training ends.
+    Everything that can be checked (arguments, data, model, a resumed run's settings,
+    where outputs go) is checked before anything is written, so bad input leaves
+    nothing behind. Rerunning a killed run resumes it. Under a multi-worker strategy
+    only the chief writes RUN_DIR's files; worker i keeps its own backups in
+    RUN_DIR/workertemp_i (TensorFlow's convention), so that it can resume too, and
+    removes them when training ends.
 
     Args:
         config: a `TrainConfig`.
@@ -44,7 +45,9 @@ def train(config, extra_callbacks=(), strategy=None):
 
     Returns:
         dict with the trained `model`, its `history` (dict of lists), the held-out
-        `metrics` (dict of floats, nats per example), `run_dir` and `is_chief`.
+        `metrics` (dict of floats, nats per example), `run_dir`, `export_path` (None
+        without an export), `is_chief` and `already_finished` (the same run was found
+        finished: nothing was trained).
     """
     # First of all: a multi-worker strategy must exist before any other TF op.
     strategy = strategy or distribute.strategy(config.strategy)
@@ -52,19 +55,25 @@ def train(config, extra_callbacks=(), strategy=None):
     run_dir = os.path.abspath(config.out)
     if not chief:  # TF's convention: a worker's own dir, kept until it finishes, for resume
         run_dir = os.path.join(run_dir, f"workertemp_{distribute.task_id()}")
-    backup = run_callbacks.RunBackup(
-        os.path.join(run_dir, "backup"), save_freq=config.checkpoint_every or "epoch"
-    )
-    _check_run_dir(run_dir, config.overwrite)
+    files.check_writable(run_dir, "the run")
+    if config.export_dir and chief:
+        files.check_writable(config.export_dir, "the export")
     keras.utils.set_random_seed(config.seed)
     train_ds, val_ds, data_shape = _datasets(config)
+    record = _config_record(config, data_shape)
+    if rundir.prepare(run_dir, record, config.overwrite) == "finished" and not config.overwrite:
+        return _finished(run_dir, config, chief)
     steps = _steps_per_epoch(train_ds) if config.lr_schedule != "constant" else None
     with strategy.scope():
         model = build_model(config, data_shape, steps_per_epoch=steps)
-        initial_epoch = backup.restore(model)
 
-    os.makedirs(run_dir, exist_ok=True)
-    files.write_text(os.path.join(run_dir, "config.json"), _config_json(config, data_shape))
+    rundir.start(run_dir, json.dumps(record, indent=2) + "\n", config.overwrite)
+    backup = run_callbacks.RunBackup(
+        os.path.join(run_dir, "backup"), history_path=os.path.join(run_dir, "history.csv"),
+        save_freq=config.checkpoint_every or "epoch",
+    )  # fmt: skip
+    with strategy.scope():
+        initial_epoch = backup.restore(model)
     stop = run_callbacks.StopOnSkippedUpdates(config.max_skipped_updates)
     checkpoint = run_callbacks.AtomicModelCheckpoint(os.path.join(run_dir, "model.keras"))
     logs = os.path.join(run_dir, "logs")
@@ -76,27 +85,57 @@ def train(config, extra_callbacks=(), strategy=None):
               if pictures else []),
             *extra_callbacks,
         ]  # fmt: skip
-    callbacks = [
-        stop, checkpoint, backup,
-        run_callbacks.HistoryCSV(os.path.join(run_dir, "history.csv"), initial_epoch),
-        *extra_callbacks,
-    ]  # fmt: skip
+    # The backup commits first: model.keras and history.csv follow it.
     history = model.fit(
         train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
-        callbacks=callbacks, shuffle=False,  # the dataset shuffles itself
+        callbacks=[stop, backup, checkpoint, *extra_callbacks],
         verbose=_verbosity(config.verbose),
-    )
+    )  # fmt: skip
     if stop.failure:
         raise _diverged(stop.failure, checkpoint)
     metrics = model.evaluate(val_ds, verbose=0, return_dict=True)
     metrics = {k: float(np.ravel(v)[0]) for k, v in metrics.items()}
-    files.write_text(os.path.join(run_dir, "metrics.json"), json.dumps(metrics, indent=2) + "\n")
+    files.save_model(model, os.path.join(run_dir, "model.keras"))
+    export_path = None
+    if config.export_dir and chief:
+        export_path = _export(run_dir, model, config.export_dir)
+    rundir.finish(run_dir, json.dumps(metrics, indent=2) + "\n")
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return {
         "model": model, "history": history.history, "metrics": metrics,
-        "run_dir": os.path.abspath(config.out), "is_chief": chief,
+        "run_dir": os.path.abspath(config.out), "export_path": export_path, "is_chief": chief,
+        "already_finished": False,
     }
+
+
+def _finished(run_dir, config, chief):
+    """The result of a run found finished: only its cleanup was left to do."""
+    rundir.finish(run_dir)
+    return {
+        "model": keras.models.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True),
+        "history": {}, "metrics": rundir.read_json(os.path.join(run_dir, "metrics.json")),
+        "run_dir": os.path.abspath(config.out), "is_chief": chief, "already_finished": True,
+        "export_path": None,
+    }
+
+
+class ExportFailed(OSError):
+    """Training finished and model.keras is saved, but publishing the export failed."""
+
+
+def _export(run_dir, model, export_dir):
+    base_dir = os.path.join(export_dir, os.path.basename(os.path.normpath(run_dir)))
+    from keras_vae import export  # TensorFlow's SavedModel code: only when a run gets here
+
+    try:
+        return export.publish(model, base_dir, source=run_dir)[0]
+    except (OSError, AssertionError) as error:
+        raise ExportFailed(
+            f"Training finished and {os.path.join(run_dir, 'model.keras')} is saved, but the "
+            f"export to {base_dir} failed: {error}. Retry it with: keras-vae export {run_dir} "
+            f"--to {base_dir} (or rerun the same train command)."
+        ) from error
 
 
 def build_model(config, data_shape, steps_per_epoch=None):
@@ -153,19 +192,6 @@ def _verbosity(verbose):
     return verbose
 
 
-def _check_run_dir(run_dir, overwrite):
-    """Refuses to clobber a finished run; an unfinished one (with backup/) is resumed."""
-    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
-        raise FileExistsError(f"Invalid value for --out: {run_dir} exists and is not a directory.")
-    if os.path.isdir(os.path.join(run_dir, "backup")):
-        return
-    if os.path.exists(os.path.join(run_dir, "model.keras")) and not overwrite:
-        raise FileExistsError(
-            f"{run_dir} already holds a finished run (model.keras). Choose another --out, "
-            "or pass --overwrite to replace it."
-        )
-
-
 def _datasets(config):
     """(train, validation, data_shape) for the config's data source."""
     options = dict(
@@ -211,11 +237,12 @@ def _validation_cut(n, fraction):
     return n - held_out
 
 
-def _config_json(config, data_shape):
+def _config_record(config, data_shape):
+    """config.json's contents: every setting (JSON types), the data shape, the Keras version."""
     record = dataclasses.asdict(config)
     record["data_shape"] = list(data_shape)
     record["keras_version"] = keras.__version__
-    return json.dumps(record, indent=2, default=_jsonable) + "\n"
+    return json.loads(json.dumps(record, default=_jsonable))
 
 
 def _jsonable(value):

@@ -1,0 +1,82 @@
+"""A run killed with SIGKILL at a write event resumes with the same command, exactly once.
+
+benchmarks/resume_after_kill.py tries every kill point; this tries a spread of them: in
+the first epoch, at the backup's commit, between the commit and history.csv, in the
+final save, in the export and in the final cleanup.
+"""
+
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "helpers"))
+import resume_harness  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("clean"))
+    events, problems = resume_harness.events(workdir)
+    assert problems == []
+    return events
+
+
+def _first(events, predicate):
+    return next(n for n, call, path in events if predicate(call, path))
+
+
+def _last(events, predicate):
+    return [n for n, call, path in events if predicate(call, path)][-1]
+
+
+POINTS = {
+    "first write": lambda e: 1,
+    "first epoch, before any backup": lambda e: _first(e, lambda c, p: "backup" in p),
+    "the first commit": lambda e: _first(
+        e, lambda c, p: c == "replace" and p.endswith("training_metadata.json")),
+    "after the commit, before history.csv": lambda e: _first(
+        e, lambda c, p: c == "replace" and p.endswith("training_metadata.json")) + 1,
+    "the final model.keras": lambda e: _last(
+        e, lambda c, p: c == "replace" and p.endswith("model.keras")),
+    "publishing the export": lambda e: _first(e, lambda c, p: c == "rename" and "export" in p),
+    "after metrics.json": lambda e: _first(e, lambda c, p: p.endswith("metrics.json")
+                                           and c == "replace") + 1,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", sorted(POINTS))
+def test_a_killed_run_resumes_and_every_epoch_appears_once(clean_run, where, tmp_path):
+    kill_at = POINTS[where](clean_run)
+    assert 1 <= kill_at <= len(clean_run)
+    assert resume_harness.kill_and_resume(str(tmp_path), kill_at) == []
+
+
+@pytest.mark.slow
+def test_a_killed_tflite_export_is_completed_for_the_same_version(tmp_path):
+    import subprocess
+
+    import keras_vae
+
+    model = tmp_path / "m.keras"
+    keras_vae.VAE(latent_dim=2, encoder_filters=(8,), dense_units=8, seed=0).save(model)
+
+    def export(to, kill_at, log):
+        command = [sys.executable, resume_harness.DRIVER, str(kill_at), str(tmp_path / log),
+                   str(to), "--", "export", str(model), "--to", str(to), "--tflite"]  # fmt: skip
+        return subprocess.run(command, capture_output=True, text=True, env=resume_harness.ENV,
+                              timeout=600)  # fmt: skip
+
+    assert export(tmp_path / "clean", 0, "clean.log").returncode == 0
+    with open(tmp_path / "clean.log", encoding="utf-8") as f:
+        events = [line.split(" ", 2) for line in f]
+    in_tflite = next(int(n) for n, call, path in events if "/tflite/1/" in path and call == "replace")
+    to = tmp_path / "saved"
+    assert export(to, in_tflite, "killed.log").returncode == -9
+    assert sorted(os.listdir(to / "tflite" / "1")) != ["decoder.tflite", "encoder.tflite"]
+    rerun = export(to, 0, "rerun.log")
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert sorted(os.listdir(to)) == ["1", "tflite"]  # no version 2, no pending record
+    assert sorted(os.listdir(to / "tflite")) == ["1"]
+    assert sorted(os.listdir(to / "tflite" / "1")) == ["decoder.tflite", "encoder.tflite"]
