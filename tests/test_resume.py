@@ -2,7 +2,7 @@
 
 benchmarks/resume_after_kill.py tries every kill point; this tries a spread of them: in
 the first epoch, at the backup's commit, between the commit and history.csv, in the
-final save, in the export and in the final cleanup.
+final save, in the export, between the export and metrics.json, and in the final cleanup.
 """
 
 import os
@@ -40,6 +40,8 @@ POINTS = {
     "the final model.keras": lambda e: _last(
         e, lambda c, p: c == "replace" and p.endswith("model.keras")),
     "publishing the export": lambda e: _first(e, lambda c, p: c == "rename" and "export" in p),
+    "after the export, before metrics.json": lambda e: _first(
+        e, lambda c, p: c == "remove" and p.endswith(".pending-export.json")) + 1,
     "after metrics.json": lambda e: _first(e, lambda c, p: p.endswith("metrics.json")
                                            and c == "replace") + 1,
 }

@@ -74,7 +74,7 @@ def test_outputs_get_the_umask_modes_and_leftovers_go(tmp_path):
     for path in published:
         mode = stat.S_IMODE(os.stat(path).st_mode)
         assert mode == (0o755 if path.is_dir() else 0o644), (path, oct(mode))
-    assert sorted(os.listdir(run)) == ["config.json", "history.csv", "logs", "metrics.json",
+    assert sorted(os.listdir(run)) == ["config.json", "export.json", "history.csv", "logs", "metrics.json",
                                        "model.keras", "notes.txt"]  # fmt: skip
     assert sorted(os.listdir(saved / "run")) == ["1"]
 

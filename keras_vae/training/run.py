@@ -125,12 +125,23 @@ class ExportFailed(OSError):
 
 
 def _export(run_dir, model, export_dir):
-    base_dir = os.path.join(export_dir, os.path.basename(os.path.normpath(run_dir)))
+    """Publishes the run's SavedModel once: export.json in the run names the version first."""
     from keras_vae import export  # TensorFlow's SavedModel code: only when a run gets here
 
+    base_dir = os.path.abspath(os.path.join(export_dir, os.path.basename(os.path.normpath(run_dir))))
+    record_path = os.path.join(run_dir, "export.json")
     try:
-        return export.publish(model, base_dir, source=run_dir)[0]
-    except (OSError, AssertionError) as error:
+        record = rundir.read_json(record_path) if os.path.exists(record_path) else {}
+        if record.get("base_dir") != base_dir:
+            os.makedirs(base_dir, exist_ok=True)
+            record = {"base_dir": base_dir, "version": export.next_version(base_dir)}
+            files.write_text(record_path, json.dumps(record) + "\n")
+        path = os.path.join(base_dir, str(record["version"]))
+        pending = os.path.exists(os.path.join(base_dir, ".pending-export.json"))
+        if os.path.isdir(path) and not pending:  # published before a kill
+            return path
+        return export.publish(model, base_dir, version=record["version"], source=run_dir)[0]
+    except (OSError, AssertionError, ValueError) as error:
         raise ExportFailed(
             f"Training finished and {os.path.join(run_dir, 'model.keras')} is saved, but the "
             f"export to {base_dir} failed: {error}. Retry it with: keras-vae export {run_dir} "

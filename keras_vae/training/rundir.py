@@ -14,8 +14,8 @@ Writes, in this order, each renamed into place whole (`keras_vae.files`):
        backup/training_metadata.json, the commit: the epoch to resume at, the weights
        file and the history rows so far. Then model.keras, then history.csv, rewritten
        from the committed rows (so a resume repairs it).
-    3. After the last epoch: model.keras; the export (`export.publish`: a pending record
-       in the export directory names the version first, then it is published);
+    3. After the last epoch: model.keras; export.json naming the SavedModel version, then
+       that version (`export.publish`, which completes a killed export of it);
        metrics.json: finished.
     4. backup/ and the temporary files of killed writers are removed.
 
@@ -37,8 +37,8 @@ from keras_vae import files, validation
 CHANGEABLE = ("epochs", "verbose", "images", "overwrite", "strategy", "checkpoint_every",
               "max_skipped_updates", "jit_compile", "export_dir")  # fmt: skip
 #: What a run writes; `--overwrite` removes these and nothing else.
-OUTPUTS = ("config.json", "model.keras", "history.csv", "metrics.json", "backup", "logs",
-           "images")  # fmt: skip
+OUTPUTS = ("config.json", "model.keras", "history.csv", "metrics.json", "export.json", "backup",
+           "logs", "images")  # fmt: skip
 
 
 def state(run_dir):
