@@ -47,8 +47,9 @@ def _kept(args):
     run_dir = os.path.abspath(args.out)
     if rundir.state(run_dir) != "unfinished":
         return ""
-    kept = "model.keras" if os.path.exists(os.path.join(run_dir, "model.keras")) else "its settings"
-    return f". {run_dir} keeps {kept} and its last backup: rerun the same command to resume."
+    kept = [name for name, path in (("model.keras", "model.keras"), ("a backup", "backup"))
+            if os.path.exists(os.path.join(run_dir, path))] or ["its settings"]  # fmt: skip
+    return f". {run_dir} keeps {' and '.join(kept)}: rerun the same command to resume."
 
 
 def _train(args):
