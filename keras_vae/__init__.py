@@ -3,6 +3,7 @@
 Public API:
 
     keras_vae.VAE               the model: your encoder and decoder (or the defaults) + a likelihood
+    keras_vae.ConditionalVAE    + class labels and a classifier q(y|x): M2, for few labels or all
     keras_vae.Sampling          the reparameterisation layer
     keras_vae.ClampLogVariance  bounds log sigma^2 in an encoder head
     keras_vae.networks          conv_encoder/conv_decoder (images), mlp_encoder/mlp_decoder (vectors)
@@ -25,7 +26,8 @@ from keras_vae import _compat
 
 #: Each public name: "module" or "module:attribute".
 _PUBLIC = {
-    "VAE": "keras_vae.models:VAE", "Sampling": "keras_vae.models:Sampling",
+    "VAE": "keras_vae.models:VAE", "ConditionalVAE": "keras_vae.models:ConditionalVAE",
+    "Sampling": "keras_vae.models:Sampling",
     "ClampLogVariance": "keras_vae.models:ClampLogVariance",
     "networks": "keras_vae.models.networks", "likelihoods": "keras_vae.models.likelihoods",
     "objectives": "keras_vae.models.objectives", "optimizers": "keras_vae.models.optimizers",

@@ -154,6 +154,49 @@ def check_dataset(name, dataset, data_shape):
         raise invalid(name, "a non-empty dataset", Described("an empty dataset"))
 
 
+def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=True):
+    """Checks integer class labels: 1-D, `count` of them, in [-1, num_classes) (-1: unlabelled).
+
+    With `allow_unlabelled`, at least one label must be known; without it, -1 is refused.
+    Returns them as an int32 array.
+    """
+    array = np.asarray(labels)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
+        raise invalid(f"{name}.dtype", "integer class labels (-1 for unlabelled; floats are "
+                      "refused so that 3.7 is never read as 3)", array.dtype.name)  # fmt: skip
+    if array.ndim != 1:
+        raise invalid(f"{name}.shape", "one label per example, (N,)", array.shape)
+    if count is not None and len(array) != count:
+        raise invalid(name, f"{count} labels, one per example", Described(f"{len(array)} labels"))
+    low = -1 if allow_unlabelled else 0
+    high = num_classes if num_classes is not None else np.iinfo(np.int32).max
+    outside = (array < low) | (array >= high)
+    if outside.any():
+        span = f"[{low}, {num_classes})" if num_classes is not None else f">= {low}"
+        meaning = " (-1: unlabelled)" if allow_unlabelled else ""
+        raise invalid(name, f"class labels in {span}{meaning}", Described(
+            f"{np.count_nonzero(outside)} labels outside it, e.g. {int(array[outside][0])}"))  # fmt: skip
+    if allow_unlabelled and not (array >= 0).any():
+        raise invalid(name, "at least one labelled example (a label >= 0); q(y|x) learns the "
+                      "classes from them: give at least one per class, 10 per class work well",
+                      Described(f"{len(array)} labels, all -1 (unlabelled)"))  # fmt: skip
+    return array.astype(np.int32)
+
+
+def assert_valid_labels(labels, num_classes):
+    """Returns int32 `labels` behind an in-graph check that they lie in [-1, num_classes)."""
+    import tensorflow as tf
+
+    if not labels.dtype.is_integer:
+        raise invalid("labels.dtype", "integer class labels (-1 for unlabelled)", labels.dtype.name)
+    labels = tf.cast(labels, tf.int32)
+    in_range = tf.reduce_all((labels >= -1) & (labels < num_classes))
+    message = TAG + f"labels must lie in [-1, {num_classes}); got min, max:"
+    check = tf.debugging.Assert(in_range, [message, tf.reduce_min(labels), tf.reduce_max(labels)])
+    with tf.control_dependencies([check]):
+        return tf.identity(labels)
+
+
 def assert_valid_batch(x, unit_interval):
     """Returns `x` behind in-graph checks of its values (failures carry `TAG`)."""
     import tensorflow as tf

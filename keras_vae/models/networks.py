@@ -25,7 +25,7 @@ MLP_ARGUMENTS = dict(hidden_units=(256, 128))
 
 def conv_encoder(
     input_shape, latent_dim, filters=(32, 64), dense_units=256, kernel_size=3, residual_blocks=0,
-    dtype=None,
+    dtype=None, num_classes=0,
 ):  # fmt: skip
     """Convolutional encoder for images: (H, W, C) -> [z_mean, z_log_var].
 
@@ -39,6 +39,8 @@ def conv_encoder(
         residual_blocks: residual blocks after each conv.
         dtype: dtype policy of the hidden layers; the heads are float32, so the posterior
             and the sampling stay exact under mixed precision.
+        num_classes: 0, or the classes C of q(z|x, y): the encoder then takes
+            `[images, labels]`, labels one-hot (batch, C), joined to the conv features.
 
     Example:
 
@@ -48,20 +50,38 @@ def conv_encoder(
     filters = validation.check_widths("filters", filters)
     input_shape = check_conv_shape(input_shape, len(filters))
     images = keras.Input(shape=input_shape, name="images")
-    x = images
-    for i, width in enumerate(filters):
-        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", activation="relu",
-                          dtype=dtype, name=f"conv_{i}")(x)  # fmt: skip
-        x = _residual_blocks(x, residual_blocks, kernel_size, dtype, name=f"conv_{i}")
-    x = layers.Flatten(dtype=dtype, name="flatten")(x)
+    x = _conv_features(images, filters, kernel_size, residual_blocks, dtype)
+    inputs, x = _with_labels(images, x, num_classes, dtype)
     if dense_units:
         x = layers.Dense(dense_units, activation="relu", dtype=dtype, name="hidden")(x)
-    return keras.Model(images, _heads(x, latent_dim), name="encoder")
+    return keras.Model(inputs, _heads(x, latent_dim), name="encoder")
+
+
+def conv_classifier(
+    input_shape, num_classes, filters=(32, 64), dense_units=256, kernel_size=3, residual_blocks=0,
+    dropout=0.0, dtype=None,
+):  # fmt: skip
+    """Convolutional classifier q(y|x) for images: (H, W, C) -> float32 logits (batch, classes).
+
+    The layers of `conv_encoder`, with `dropout` before the float32 logits layer.
+
+    Example:
+
+    >>> conv_classifier((28, 28, 1), num_classes=10).output_shape
+    (None, 10)
+    """
+    filters = validation.check_widths("filters", filters)
+    input_shape = check_conv_shape(input_shape, len(filters))
+    images = keras.Input(shape=input_shape, name="images")
+    x = _conv_features(images, filters, kernel_size, residual_blocks, dtype)
+    if dense_units:
+        x = layers.Dense(dense_units, activation="relu", dtype=dtype, name="hidden")(x)
+    return keras.Model(images, _logits(x, num_classes, dropout, dtype), name="classifier")
 
 
 def conv_decoder(
     output_shape, latent_dim, param_channels, filters=None, kernel_size=3, num_upsamplings=2,
-    residual_blocks=0, dtype=None,
+    residual_blocks=0, dtype=None, num_classes=0,
 ):  # fmt: skip
     """Convolutional decoder for images: z -> parameters (H, W, param_channels).
 
@@ -80,6 +100,8 @@ def conv_decoder(
         num_upsamplings: stride-2 steps back to full size (the encoder's conv count).
         residual_blocks: residual blocks after each stage.
         dtype: dtype policy of the hidden layers; the output layer is float32.
+        num_classes: 0, or the classes C of p(x|y, z): the decoder then takes `[z, labels]`,
+            labels one-hot (batch, C), joined to z.
 
     Example:
 
@@ -97,7 +119,8 @@ def conv_decoder(
     factor = 2**num_upsamplings
     height, width = output_shape[0] // factor, output_shape[1] // factor
     z = keras.Input(shape=(latent_dim,), name="z")
-    x = layers.Dense(height * width * filters[0], activation="relu", dtype=dtype, name="project")(z)
+    inputs, x = _with_labels(z, z, num_classes, dtype)
+    x = layers.Dense(height * width * filters[0], activation="relu", dtype=dtype, name="project")(x)
     x = layers.Reshape((height, width, filters[0]), dtype=dtype, name="reshape")(x)
     x = _residual_blocks(x, residual_blocks, kernel_size, dtype, name="reshape")
     for i, channels in enumerate(filters[1:]):
@@ -107,10 +130,10 @@ def conv_decoder(
     stride = 2 if num_upsamplings > len(filters) - 1 else 1
     params = layers.Conv2DTranspose(param_channels, kernel_size, strides=stride, padding="same",
                                     dtype="float32", name="params")(x)  # fmt: skip
-    return keras.Model(z, params, name="decoder")
+    return keras.Model(inputs, params, name="decoder")
 
 
-def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None):
+def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None, num_classes=0):
     """Fully connected encoder for vectors (D,), or any shape, flattened: x -> [z_mean, z_log_var].
 
     Args:
@@ -118,23 +141,33 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None):
         latent_dim: latent dimensions.
         hidden_units: widths of the hidden ReLU layers.
         dtype: dtype policy of the hidden layers; the heads are float32.
+        num_classes: 0, or the classes C of q(z|x, y): the encoder then takes `[x, labels]`,
+            labels one-hot (batch, C), joined to the flattened x.
 
     Example:
 
     >>> mlp_encoder((30,), latent_dim=4).output_shape
     [(None, 4), (None, 4)]
     """
-    input_shape = validation.check_widths("input_shape", input_shape)
-    hidden_units = validation.check_widths("hidden_units", hidden_units, allow_empty=True)
-    x = inputs = keras.Input(shape=input_shape, name="x")
-    if len(input_shape) > 1:
-        x = layers.Flatten(dtype=dtype, name="flatten")(x)
-    for i, units in enumerate(hidden_units):
-        x = layers.Dense(units, activation="relu", dtype=dtype, name=f"hidden_{i}")(x)
+    inputs, x = _mlp_features(input_shape, hidden_units, dtype, num_classes)
     return keras.Model(inputs, _heads(x, latent_dim), name="encoder")
 
 
-def mlp_decoder(output_shape, latent_dim, param_channels, hidden_units=(128, 256), dtype=None):
+def mlp_classifier(input_shape, num_classes, hidden_units=(256, 128), dropout=0.0, dtype=None):
+    """Fully connected classifier q(y|x): x -> float32 logits (batch, classes).
+
+    Example:
+
+    >>> mlp_classifier((30,), num_classes=3).output_shape
+    (None, 3)
+    """
+    inputs, x = _mlp_features(input_shape, hidden_units, dtype)
+    return keras.Model(inputs, _logits(x, num_classes, dropout, dtype), name="classifier")
+
+
+def mlp_decoder(
+    output_shape, latent_dim, param_channels, hidden_units=(128, 256), dtype=None, num_classes=0,
+):  # fmt: skip
     """Fully connected decoder: z -> parameters of shape (*output_shape[:-1], param_channels).
 
     Args:
@@ -144,6 +177,7 @@ def mlp_decoder(output_shape, latent_dim, param_channels, hidden_units=(128, 256
             parameters per channel.
         hidden_units: widths of the hidden ReLU layers.
         dtype: dtype policy of the hidden layers; the output layer is float32.
+        num_classes: 0, or the classes C of p(x|y, z): the decoder then takes `[z, labels]`.
 
     Example:
 
@@ -152,35 +186,45 @@ def mlp_decoder(output_shape, latent_dim, param_channels, hidden_units=(128, 256
     """
     output_shape = validation.check_widths("output_shape", output_shape)
     hidden_units = validation.check_widths("hidden_units", hidden_units, allow_empty=True)
-    x = z = keras.Input(shape=(latent_dim,), name="z")
+    z = keras.Input(shape=(latent_dim,), name="z")
+    inputs, x = _with_labels(z, z, num_classes, dtype)
     for i, units in enumerate(hidden_units):
         x = layers.Dense(units, activation="relu", dtype=dtype, name=f"hidden_{i}")(x)
     shape = (*output_shape[:-1], param_channels)
     x = layers.Dense(math.prod(shape), dtype="float32", name="params")(x)
     if len(shape) > 1:
         x = layers.Reshape(shape, dtype="float32", name="reshape")(x)
-    return keras.Model(z, x, name="decoder")
+    return keras.Model(inputs, x, name="decoder")
 
 
-def default_encoder(input_shape, latent_dim, architecture, dtype=None):
+def default_encoder(input_shape, latent_dim, architecture, dtype=None, num_classes=0):
     """The encoder `VAE` builds when given none: conv for images (H, W, C), else MLP."""
     args = _default_arguments(input_shape, architecture)
     if len(input_shape) != 3:
-        return mlp_encoder(input_shape, latent_dim, args["hidden_units"], dtype=dtype)
+        return mlp_encoder(input_shape, latent_dim, args["hidden_units"], dtype, num_classes)
     return conv_encoder(input_shape, latent_dim, args["encoder_filters"], args["dense_units"],
-                        args["kernel_size"], args["residual_blocks"], dtype=dtype)  # fmt: skip
+                        args["kernel_size"], args["residual_blocks"], dtype, num_classes)  # fmt: skip
 
 
-def default_decoder(output_shape, latent_dim, param_channels, architecture, dtype=None):
+def default_decoder(output_shape, latent_dim, param_channels, architecture, dtype=None, num_classes=0):
     """The decoder `VAE` builds when given none, mirroring `default_encoder`."""
     args = _default_arguments(output_shape, architecture)
     if len(output_shape) != 3:
         hidden = tuple(reversed(args["hidden_units"]))
-        return mlp_decoder(output_shape, latent_dim, param_channels, hidden, dtype=dtype)
+        return mlp_decoder(output_shape, latent_dim, param_channels, hidden, dtype, num_classes)
     encoder_filters = args["encoder_filters"]
     filters = args["decoder_filters"] or (encoder_filters[-1], *reversed(encoder_filters[:-1]))
     return conv_decoder(output_shape, latent_dim, param_channels, filters, args["kernel_size"],
-                        len(encoder_filters), args["residual_blocks"], dtype=dtype)  # fmt: skip
+                        len(encoder_filters), args["residual_blocks"], dtype, num_classes)  # fmt: skip
+
+
+def default_classifier(input_shape, num_classes, architecture, dropout=0.0, dtype=None):
+    """The classifier `ConditionalVAE` builds when given none: the encoder's layers, then logits."""
+    args = _default_arguments(input_shape, architecture)
+    if len(input_shape) != 3:
+        return mlp_classifier(input_shape, num_classes, args["hidden_units"], dropout, dtype)
+    return conv_classifier(input_shape, num_classes, args["encoder_filters"], args["dense_units"],
+                           args["kernel_size"], args["residual_blocks"], dropout, dtype)  # fmt: skip
 
 
 def check_architecture(architecture):
@@ -220,14 +264,15 @@ def check_conv_shape(shape, num_downsamplings):
     return tuple(int(d) for d in shape)
 
 
-def inspect_encoder(encoder, input_shape):
+def inspect_encoder(encoder, input_shape, num_classes=0):
     """Runs `encoder` on a probe batch: returns (input_shape, latent_dim, split).
 
     `split` is True when the encoder returns one tensor of width 2 * latent_dim.
     The input shape is read from the encoder when it has one (a functional or
-    Sequential model), else `input_shape` is required.
+    Sequential model), else `input_shape` is required. With `num_classes`, the
+    encoder takes `[x, labels]`, labels one-hot (batch, num_classes).
     """
-    known = _input_shape(encoder)
+    known = _input_shape(encoder, num_classes)
     if known is not None and input_shape is not None and tuple(input_shape) != known:
         raise ValueError(
             f"Invalid value received for argument input_shape. Expected the encoder's input "
@@ -241,7 +286,17 @@ def inspect_encoder(encoder, input_shape):
             "Received: input_shape=None"
         )
     input_shape = validation.check_widths("input_shape", input_shape)
-    outputs = encoder(np.zeros((2, *input_shape), np.float32), training=False)
+    probe = _with_probe_labels(np.zeros((2, *input_shape), np.float32), num_classes)
+    try:
+        outputs = encoder(probe, training=False)
+    except Exception as error:
+        if not num_classes:
+            raise
+        raise ValueError(
+            "Invalid value received for argument encoder. Expected a network taking "
+            f"[x, labels] (labels one-hot, shape (batch, {num_classes})) for q(z|x, y). "
+            f"Received: an encoder that fails on them: {str(error).splitlines()[0]}"
+        ) from None
     shapes = [tuple(t.shape) for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
     if len(shapes) == 2 and shapes[0] == shapes[1] and len(shapes[0]) == 2:
         return input_shape, shapes[0][1], False
@@ -255,15 +310,18 @@ def inspect_encoder(encoder, input_shape):
     )
 
 
-def check_decoder(decoder, latent_dim, output_shape):
-    """Raises unless `decoder` maps (batch, latent_dim) to (batch, *output_shape)."""
+def check_decoder(decoder, latent_dim, output_shape, num_classes=0):
+    """Raises unless `decoder` maps (batch, latent_dim) (and labels) to (batch, *output_shape)."""
+    takes = f"z of shape (batch, {latent_dim}) (the encoder's latent width)"
+    if num_classes:
+        takes = f"[z, labels]: {takes}, labels one-hot (batch, {num_classes})"
     try:
-        params = decoder(np.zeros((2, latent_dim), np.float32), training=False)
+        params = decoder(_with_probe_labels(np.zeros((2, latent_dim), np.float32), num_classes),
+                         training=False)  # fmt: skip
     except Exception as error:  # a decoder built for another latent width fails here
         raise ValueError(
-            f"Invalid value received for argument decoder. Expected a network taking z of shape "
-            f"(batch, {latent_dim}) (the encoder's latent width). Received: a decoder that "
-            f"fails on it: {str(error).splitlines()[0]}"
+            f"Invalid value received for argument decoder. Expected a network taking {takes}. "
+            f"Received: a decoder that fails on it: {str(error).splitlines()[0]}"
         ) from None
     got = tuple(params.shape[1:]) if hasattr(params, "shape") else None
     if got != tuple(output_shape):
@@ -275,24 +333,85 @@ def check_decoder(decoder, latent_dim, output_shape):
         )
 
 
-def decoder_latent_dim(decoder):
+def check_classifier(classifier, input_shape, num_classes):
+    """Raises unless `classifier` maps (batch, *input_shape) to logits (batch, num_classes)."""
+    if not isinstance(classifier, keras.layers.Layer):
+        raise validation.invalid("classifier", "a Keras model or layer, or None", classifier)
+    try:
+        logits = classifier(np.zeros((2, *input_shape), np.float32), training=False)
+        got = tuple(logits.shape)
+    except Exception as error:
+        got = f"an error: {str(error).splitlines()[0]}"
+    if got != (2, num_classes):
+        raise ValueError(
+            "Invalid value received for argument classifier. Expected logits of shape "
+            f"(None, {num_classes}) (num_classes) for data of shape {(None, *input_shape)}. "
+            f"Received: a classifier whose output is {_shapes([got]) if isinstance(got, tuple) else got}"
+        )
+
+
+def decoder_latent_dim(decoder, num_classes=0):
     """The latent width a functional decoder declares, or None."""
-    shape = _input_shape(decoder)
+    shape = _input_shape(decoder, num_classes)
     return shape[0] if shape is not None and len(shape) == 1 else None
 
 
-def _input_shape(network):
+def _input_shape(network, num_classes=0):
+    """The shape of x (the first input) a functional network declares, or None."""
     inputs = getattr(network, "inputs", None) if isinstance(network, keras.Model) else None
     try:
-        if inputs and len(inputs) == 1 and all(d is not None for d in inputs[0].shape[1:]):
-            return tuple(int(d) for d in inputs[0].shape[1:])
+        if inputs and len(inputs) == (2 if num_classes else 1):
+            if all(d is not None for d in inputs[0].shape[1:]):
+                return tuple(int(d) for d in inputs[0].shape[1:])
     except (AttributeError, ValueError):  # a subclassed model: no symbolic inputs
         pass
     return None
 
 
+def _with_probe_labels(x, num_classes):
+    if not num_classes:
+        return x
+    return [x, np.eye(num_classes, dtype=np.float32)[np.arange(len(x)) % num_classes]]
+
+
 def _shapes(shapes):
     return ", ".join(str((None, *s[1:])) for s in shapes)
+
+
+def _conv_features(images, filters, kernel_size, residual_blocks, dtype):
+    x = images
+    for i, width in enumerate(filters):
+        x = layers.Conv2D(width, kernel_size, strides=2, padding="same", activation="relu",
+                          dtype=dtype, name=f"conv_{i}")(x)  # fmt: skip
+        x = _residual_blocks(x, residual_blocks, kernel_size, dtype, name=f"conv_{i}")
+    return layers.Flatten(dtype=dtype, name="flatten")(x)
+
+
+def _mlp_features(input_shape, hidden_units, dtype, num_classes=0):
+    input_shape = validation.check_widths("input_shape", input_shape)
+    hidden_units = validation.check_widths("hidden_units", hidden_units, allow_empty=True)
+    x = data = keras.Input(shape=input_shape, name="x")
+    if len(input_shape) > 1:
+        x = layers.Flatten(dtype=dtype, name="flatten")(x)
+    inputs, x = _with_labels(data, x, num_classes, dtype)
+    for i, units in enumerate(hidden_units):
+        x = layers.Dense(units, activation="relu", dtype=dtype, name=f"hidden_{i}")(x)
+    return inputs, x
+
+
+def _with_labels(first_input, x, num_classes, dtype):
+    """(inputs, x): with classes, a one-hot `labels` input joined to the features x."""
+    if not num_classes:
+        return first_input, x
+    labels = keras.Input(shape=(num_classes,), name="labels")
+    joined = layers.Concatenate(dtype=dtype, name="with_labels")([x, labels])
+    return [first_input, labels], joined
+
+
+def _logits(x, num_classes, dropout, dtype):
+    if dropout:
+        x = layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
+    return layers.Dense(num_classes, dtype="float32", name="logits")(x)
 
 
 def _heads(x, latent_dim):

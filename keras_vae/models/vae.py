@@ -93,9 +93,9 @@ class VAE(keras.Model):
             input_shape = validation.check_widths("input_shape", input_shape or (28, 28, 1))
             latent_dim = validation.check_int("latent_dim", 16 if latent_dim is None else latent_dim, 1)
             encoder = networks.default_encoder(input_shape, latent_dim, architecture,
-                                               dtype=self.dtype_policy)  # fmt: skip
+                                               self.dtype_policy, self._label_width())  # fmt: skip
         self.data_shape, self.latent_dim, self.split_encoder_output = networks.inspect_encoder(
-            encoder, input_shape
+            encoder, input_shape, self._label_width()
         )
         if latent_dim is not None and latent_dim != self.latent_dim:
             raise ValueError(
@@ -109,15 +109,15 @@ class VAE(keras.Model):
         self.params_shape = (*self.data_shape[:-1], channels)
         if decoder is None:
             decoder = networks.default_decoder(self.data_shape, self.latent_dim, channels,
-                                               architecture, dtype=self.dtype_policy)  # fmt: skip
-        declared = networks.decoder_latent_dim(decoder)
+                                               architecture, self.dtype_policy, self._label_width())  # fmt: skip
+        declared = networks.decoder_latent_dim(decoder, self._label_width())
         if declared is not None and declared != self.latent_dim:
             raise ValueError(
                 "Invalid value received for argument decoder. Expected an input of shape "
                 f"(None, {self.latent_dim}) (the encoder's latent width). Received: a decoder "
                 f"whose input has shape (None, {declared})"
             )
-        networks.check_decoder(decoder, self.latent_dim, self.params_shape)
+        networks.check_decoder(decoder, self.latent_dim, self.params_shape, self._label_width())
         self.encoder, self.decoder = encoder, decoder
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
@@ -125,8 +125,16 @@ class VAE(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
         self.skipped_tracker = keras.metrics.Sum(name="skipped_updates")
+        self._add_parts()
         # Built here, so save/summary/export work before and after fit.
         self.build((None, *self.data_shape))
+
+    def _add_parts(self):
+        """Where a subclass creates its other layers: the model is built right after."""
+
+    def _label_width(self):
+        """Width of the one-hot labels the networks also take: 0, none (see ConditionalVAE)."""
+        return 0
 
     def _set_objective(self, beta, warmup, free_bits, objective, num_samples, schedule, cycle):
         self.beta = validation.check_float("beta", beta)
@@ -194,7 +202,12 @@ class VAE(keras.Model):
             architecture = (*networks.CONV_ARGUMENTS, *networks.MLP_ARGUMENTS, "input_shape",
                             "latent_dim")  # fmt: skip
             model_args = {k: v for k, v in model_args.items() if k not in architecture}
-        model = cls(**{**model_args, **overrides})
+        model_class = cls
+        if "num_classes" in model_args and not hasattr(cls, "classify"):
+            from keras_vae.models.conditional import ConditionalVAE  # its presets need labels
+
+            model_class = ConditionalVAE
+        model = model_class(**{**model_args, **overrides})
         recipe = preset["train"]
         model.compile(optimizer=optimizers.for_run(
             learning_rate or recipe["learning_rate"], recipe.get("lr_schedule", "constant"),
@@ -206,7 +219,11 @@ class VAE(keras.Model):
 
     def posterior_parameters(self, x, training=False):
         """(z_mean, z_log_var) of q(z|x), float32 (batch, latent_dim), for a tensor batch x."""
-        outputs = self.encoder(x, training=training)
+        return self._posterior(x, None, training)
+
+    def _posterior(self, x, one_hot, training):
+        """q(z|x) (or q(z|x, y) given one-hot labels): float32 (z_mean, z_log_var)."""
+        outputs = self.encoder(x if one_hot is None else [x, one_hot], training=training)
         if self.split_encoder_output:
             outputs = tf.split(outputs, 2, axis=-1)
         z_mean, z_log_var = outputs
@@ -246,12 +263,17 @@ class VAE(keras.Model):
         `objective="iwae"`, where beta weights log p(z) - log q(z|x). The
         reconstruction loss is averaged over the `num_samples` draws of z.
         """
-        z_mean, z_log_var = self.posterior_parameters(x, training=training)
+        return self._bound_terms(x, None, training)
+
+    def _bound_terms(self, x, one_hot, training):
+        """`loss_terms`, given one-hot labels too when the networks take them."""
+        z_mean, z_log_var = self._posterior(x, one_hot, training)
         kl_dims = objectives.kl_per_dim(z_mean, z_log_var)
         k = self.num_samples
         z_mean, z_log_var = tf.tile(z_mean, [k, 1]), tf.tile(z_log_var, [k, 1])
         z = self.sampling([z_mean, z_log_var])
-        p_x = self.likelihood.distribution(self.decoder(z, training=training))
+        decoder_inputs = z if one_hot is None else [z, tf.tile(one_hot, [k, 1])]
+        p_x = self.likelihood.distribution(self.decoder(decoder_inputs, training=training))
         x = tf.tile(tf.cast(x, tf.float32), [k] + [1] * len(self.data_shape))
         log_px = tf.reshape(p_x.log_prob(x), [k, -1])  # (k, batch), sample-major
         reconstruction = -tf.reduce_mean(log_px, axis=0)
@@ -295,10 +317,8 @@ class VAE(keras.Model):
             self.optimizer.build(self.trainable_variables)
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
         with tf.GradientTape() as tape:
-            objective, reconstruction, kl = self.loss_terms(x, training=True)
+            objective, terms = self._step_terms(data, training=True)
             # Mean over the GLOBAL batch: Keras sums gradients across replicas.
             loss = tf.nn.compute_average_loss(objective)
             scaled_loss = self.optimizer.scale_loss(loss)
@@ -309,24 +329,30 @@ class VAE(keras.Model):
         self.optimizer.apply_gradients(zip(gradients, self.trainable_variables))
         self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
         # A skipped step does not count in the epoch's loss either.
-        objective, reconstruction, kl = (
-            tf.where(finite, t, tf.zeros_like(t)) for t in (objective, reconstruction, kl)
-        )
-        logs = self._update_metrics(objective, reconstruction, kl, weight=finite)
+        logs = self._update_metrics({"loss": (objective, None), **terms}, finite)
         return steps.logs({**logs, "skipped_updates": self.skipped_tracker.result()})
 
     def test_step(self, data):
+        objective, terms = self._step_terms(data, training=False)
+        return steps.logs(self._update_metrics({"loss": (objective, None), **terms}))
+
+    def _step_terms(self, data, training):
+        """(per-example objective, {metric name: (per-example values, weights or None)})."""
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
-        return steps.logs(self._update_metrics(*self.loss_terms(x, training=False)))
+        objective, reconstruction, kl = self.loss_terms(x, training=training)
+        return objective, {"reconstruction_loss": (reconstruction, None), "kl_loss": (kl, None)}
 
-    def _update_metrics(self, objective, reconstruction, kl, weight=True):
-        # Mean of per-example values = mean weighted by batch size.
-        weight = tf.cast(weight, tf.float32)
-        trackers = (self.loss_tracker, self.reconstruction_tracker, self.kl_tracker)
-        for tracker, values in zip(trackers, (objective, reconstruction, kl)):
-            tracker.update_state(values, sample_weight=weight)
-        return {m.name: m.result() for m in trackers}
+    def _update_metrics(self, terms, finite=True):
+        """Updates each tracker with its per-example values; a non-finite step counts for none."""
+        finite = tf.cast(finite, tf.float32)
+        trackers = {tracker.name: tracker for tracker in self.metrics}
+        for name, (values, weights) in terms.items():
+            values = tf.where(finite > 0, values, tf.zeros_like(values))
+            weights = finite * (1.0 if weights is None else tf.cast(weights, tf.float32))
+            # Mean of per-example values = mean weighted by batch size.
+            trackers[name].update_state(values, sample_weight=weights * tf.ones_like(values))
+        return {name: trackers[name].result() for name in terms}
 
     @property
     def metrics(self):
@@ -334,6 +360,7 @@ class VAE(keras.Model):
                 self.skipped_tracker]  # fmt: skip
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        self._check_targets(y, x)
         given = {**dict(zip(("batch_size", "epochs"), args)), **kwargs}
         if given.get("batch_size") is not None:
             validation.check_int("batch_size", given["batch_size"], minimum=1)
@@ -348,9 +375,23 @@ class VAE(keras.Model):
             return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
+        self._check_targets(y, x)
         x = self._check_data(x, "x")
         with steps.input_errors_as_value_errors():
             return super().evaluate(x, y, *args, **kwargs)
+
+    def _check_targets(self, y, x):
+        """A VAE learns from x alone: labels are refused (they belong to ConditionalVAE)."""
+        spec = x.element_spec if isinstance(x, tf.data.Dataset) else None
+        if isinstance(spec, tuple) and len(spec) > 1 and getattr(spec[1], "dtype", tf.float32).is_integer:
+            y = validation.Described(f"a dataset of (x, {spec[1].dtype.name} labels) batches")
+        elif y is None:
+            return
+        elif hasattr(y, "shape"):
+            y = validation.Described(f"an array of shape {tuple(y.shape)}")
+        raise validation.invalid(
+            "y", "None: a VAE learns from x alone. For labels use keras_vae.ConditionalVAE", y
+        )
 
     def _check_data(self, data, name):
         """Checks arrays and dataset specs up front; wraps a bare array as `(array,)`."""
