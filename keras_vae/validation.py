@@ -154,11 +154,12 @@ def check_dataset(name, dataset, data_shape):
         raise invalid(name, "a non-empty dataset", Described("an empty dataset"))
 
 
-def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=True):
+def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=True,
+                 require_labelled=True):
     """Checks integer class labels: 1-D, `count` of them, in [-1, num_classes) (-1: unlabelled).
 
-    With `allow_unlabelled`, at least one label must be known; without it, -1 is refused.
-    Returns them as an int32 array.
+    With `allow_unlabelled`, -1 is accepted, and with `require_labelled` (training data)
+    at least one label must be known. Returns them as an int32 array.
     """
     array = np.asarray(labels)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
@@ -172,11 +173,11 @@ def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=Tr
     high = num_classes if num_classes is not None else np.iinfo(np.int32).max
     outside = (array < low) | (array >= high)
     if outside.any():
-        span = f"[{low}, {num_classes})" if num_classes is not None else f">= {low}"
+        span = f"in [{low}, {num_classes})" if num_classes is not None else f">= {low}"
         meaning = " (-1: unlabelled)" if allow_unlabelled else ""
-        raise invalid(name, f"class labels in {span}{meaning}", Described(
+        raise invalid(name, f"class labels {span}{meaning}", Described(
             f"{np.count_nonzero(outside)} labels outside it, e.g. {int(array[outside][0])}"))  # fmt: skip
-    if allow_unlabelled and not (array >= 0).any():
+    if allow_unlabelled and require_labelled and not (array >= 0).any():
         raise invalid(name, "at least one labelled example (a label >= 0); q(y|x) learns the "
                       "classes from them: give at least one per class, 10 per class work well",
                       Described(f"{len(array)} labels, all -1 (unlabelled)"))  # fmt: skip

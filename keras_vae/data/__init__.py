@@ -2,16 +2,17 @@
 
     train = keras_vae.data.load("shapes", "train", batch_size=128)    # images in [0, 1]
     table = keras_vae.data.from_array(features, batch_size=64)        # vectors (N, D)
+    mixed = keras_vae.data.from_array(images, labels=labels)          # (x, y); -1: unlabelled
 """
 
 from keras_vae.data import shapes
 from keras_vae.data.pipeline import from_array
 from keras_vae.data.sources import (
     BUILTIN_DATASETS, IMAGE_EXTENSIONS, SHAPES_SPLITS, DatasetUnavailableError, from_directory,
-    from_npz, load, read_images,
+    from_npz, load, read_images, read_labels,
 )
 
 __all__ = [
-    "load", "from_array", "from_npz", "from_directory", "read_images", "shapes",
+    "load", "from_array", "from_npz", "from_directory", "read_images", "read_labels", "shapes",
     "DatasetUnavailableError", "BUILTIN_DATASETS", "IMAGE_EXTENSIONS", "SHAPES_SPLITS",
 ]

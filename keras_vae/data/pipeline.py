@@ -2,7 +2,8 @@
 
 Every dataset yields float32 batches `(batch, *example_shape)`: images (H, W, C) in [0, 1],
 sequences (T, C) or vectors (D,), and takes the same options: `batch_size`, `shuffle`,
-`binarize`, `image_size`, `cache`, `seed` and `drop_remainder`.
+`binarize`, `image_size`, `cache`, `seed` and `drop_remainder`. With labels, it yields
+`(x, labels)` batches of int32 labels, -1 marking an unlabelled example.
 """
 
 import os
@@ -12,25 +13,37 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import validation
+from keras_vae.models.conditional import LABELLED_FRACTION
 
 # Shuffle the whole dataset when it fits in this many bytes (and 1024 examples at least).
 _SHUFFLE_BUFFER_BYTES = 512 * 2**20
 
 def from_array(
-    x, *, batch_size=128, shuffle=True, binarize=False, image_size=None, cache=True, seed=0,
-    drop_remainder=False,
+    x, labels=None, *, labelled_fraction=None, labelled_shift=0, batch_size=128, shuffle=True,
+    binarize=False, image_size=None, cache=True, seed=0, drop_remainder=False,
 ):  # fmt: skip
-    """Makes a dataset from an array of examples.
+    """Makes a dataset from an array of examples, and of their labels if given.
 
     Args:
         x: uint8 images (N, H, W) or (N, H, W, C) with C in {1, 3}, scaled from 0..255 to
             [0, 1]; or a float array: images (N, H, W, C) in [0, 1], sequences (N, T, C)
             or vectors (N, D), any finite values (standardize tabular features first).
+        labels: None, or N integer class labels, -1 for an unlabelled example (for
+            `keras_vae.ConditionalVAE`). The dataset then yields `(x, labels)` batches.
+            Training data (`shuffle=True`) need at least one labelled example.
+        labelled_fraction: when some labels are -1 and `shuffle` is on, the share of every
+            batch drawn from the labelled examples, which repeat as needed while an epoch
+            passes once over the unlabelled ones (so 100 labels among 12,000 digits are seen
+            in every batch, not in one batch out of 120). Default: their share of the data,
+            raised to `LABELLED_FRACTION` (0.25) if lower.
+        labelled_shift: augmentation of the labelled images while training (`shuffle`): each
+            time one is drawn, it moves by a random whole number of pixels, up to this many
+            in each direction (zeros fill in). 0 for none.
         batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder: As in
             `keras_vae.data.load`; `image_size` applies to images only.
 
     Returns:
-        A `tf.data.Dataset` of float32 batches.
+        A `tf.data.Dataset` of float32 batches, or of `(x, int32 labels)` batches.
 
     Example:
 
@@ -38,18 +51,88 @@ def from_array(
     TensorShape([10, 28, 28, 1])
     >>> next(iter(from_array(np.zeros((100, 30), np.float32), batch_size=10))).shape
     TensorShape([10, 30])
+    >>> labels = np.full(100, -1); labels[:10] = 3          # 10 labelled, 90 unlabelled
+    >>> x, y = next(iter(from_array(np.zeros((100, 30), np.float32), labels, batch_size=8)))
+    >>> int((y >= 0).numpy().sum())                          # a quarter of every batch
+    2
     """
     options = check_options(
         batch_size=batch_size, shuffle=shuffle, binarize=binarize,
         image_size=image_size, cache=cache, seed=seed, drop_remainder=drop_remainder,
     )  # fmt: skip
+    if labelled_fraction is not None:
+        if labels is None:
+            raise validation.invalid("labelled_fraction", "None without labels", labelled_fraction)
+        if not 0 < validation.check_float("labelled_fraction", labelled_fraction) < 1:
+            raise validation.invalid("labelled_fraction", "a share in (0, 1)", labelled_fraction)
+    labelled_shift = validation.check_int("labelled_shift", labelled_shift, minimum=0)
     x = _checked_array(x)
+    if labelled_shift and (labels is None or x.ndim != 4):
+        raise validation.invalid("labelled_shift", "0 unless labelled images are given (x has "
+                                 f"shape {x.shape})", labelled_shift)  # fmt: skip
     if options["image_size"] is not None and x.ndim != 4:
         raise validation.invalid("image_size", f"None for data that are not images (x has shape "
                                  f"{x.shape})", image_size)  # fmt: skip
-    # Slicing the array as it is (maybe uint8) keeps the in-graph copy small.
-    dataset = tf.data.Dataset.from_tensor_slices(x).map(to_unit_range, tf.data.AUTOTUNE)
-    return build_pipeline(dataset, **options)
+    if labels is None:
+        # Slicing the array as it is (maybe uint8) keeps the in-graph copy small.
+        dataset = tf.data.Dataset.from_tensor_slices(x).map(to_unit_range, tf.data.AUTOTUNE)
+        return build_pipeline(dataset, **options)
+    # Held-out data (no shuffling) may be all unlabelled; training data needs a label.
+    labels = validation.check_labels("labels", labels, len(x), require_labelled=options["shuffle"])
+    known = labels >= 0
+    if options["shuffle"] and not known.all():
+        fraction = labelled_fraction or max(known.mean(), LABELLED_FRACTION)
+        return _mixed_pipeline(_examples(x[known], labels[known]),
+                               _examples(x[~known], labels[~known]), fraction, labelled_shift,
+                               options)  # fmt: skip
+    if options["shuffle"] and labelled_shift:
+        options = dict(options, cache=True)  # shifted after the cache, anew every epoch
+        dataset = _prepare(_examples(x, labels), options["image_size"], True)
+        dataset = _shifted(_shuffle(dataset, options["seed"]), labelled_shift, options["seed"])
+        batches = dataset.batch(options["batch_size"], drop_remainder=options["drop_remainder"])
+        return _finish(batches, options["binarize"], options["seed"])
+    return build_pipeline(_examples(x, labels), **options)
+
+
+def _examples(x, labels):
+    return tf.data.Dataset.from_tensor_slices((x, labels)).map(
+        lambda x, y: (to_unit_range(x), y), tf.data.AUTOTUNE
+    )
+
+
+def _shifted(examples, shift, seed):
+    """Each image moved by up to `shift` pixels in each direction, at random every time."""
+
+    def move(example, seed):
+        image, label = example
+        padded = tf.pad(image, [[shift, shift], [shift, shift], [0, 0]])
+        return tf.image.stateless_random_crop(padded, tf.shape(image), seed), label
+
+    seeds = tf.data.Dataset.random(seed + 2, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip(examples, seeds).map(move, tf.data.AUTOTUNE)
+
+
+def _mixed_pipeline(labelled, unlabelled, fraction, shift, options):
+    """Batches of `fraction` labelled examples (repeated) and the rest unlabelled (one pass)."""
+    batch_size = options["batch_size"]
+    if batch_size < 2:
+        raise validation.invalid("batch_size", "at least 2 to mix labelled and unlabelled "
+                                 "examples in every batch", batch_size)  # fmt: skip
+    per_batch = min(batch_size - 1, max(1, round(batch_size * fraction)))
+    labelled = _prepare(labelled, options["image_size"], options["cache"])
+    unlabelled = _prepare(unlabelled, options["image_size"], options["cache"])
+    seed = options["seed"]
+    labelled = _shuffle(labelled, seed).repeat()
+    if shift:
+        labelled = _shifted(labelled, shift, seed)
+    labelled = labelled.batch(per_batch)
+    unlabelled = _shuffle(unlabelled, seed + 1).batch(
+        batch_size - per_batch, drop_remainder=options["drop_remainder"]
+    )
+    dataset = tf.data.Dataset.zip(unlabelled, labelled).map(
+        lambda u, l: (tf.concat([l[0], u[0]], 0), tf.concat([l[1], u[1]], 0)), tf.data.AUTOTUNE
+    )
+    return _finish(dataset, options["binarize"], seed)
 
 
 def check_options(
@@ -76,22 +159,57 @@ def check_options(
 
 
 def build_pipeline(dataset, *, batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder):
-    """Resizes (images), caches, shuffles, batches, binarizes and prefetches examples."""
+    """Resizes (images), caches, shuffles, batches, binarizes and prefetches examples.
+
+    Elements are examples x, or `(x, label)` pairs whose x alone is transformed.
+    """
+    dataset = _prepare(dataset, image_size, cache)
+    if shuffle:
+        dataset = _shuffle(dataset, seed)
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return _finish(dataset, binarize, seed)
+
+
+def _prepare(dataset, image_size, cache):
     if image_size is not None:
-        dataset = dataset.map(lambda x: _resize(x, image_size), tf.data.AUTOTUNE)
+        dataset = dataset.map(_on_x(lambda x: _resize(x, image_size)), tf.data.AUTOTUNE)
     if cache:
         # Before shuffling and binarization, so both still change every epoch.
         dataset = dataset.cache("" if cache is True else os.fspath(cache))
-    if shuffle:
-        buffer_size = _shuffle_buffer_size(dataset)
-        dataset = dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return dataset
+
+
+def _shuffle(dataset, seed):
+    buffer_size = _shuffle_buffer_size(dataset)
+    return dataset.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
+
+
+def _finish(batches, binarize, seed):
     if binarize:
         # One stateless seed pair per batch, drawn anew every epoch unless static.
         dynamic = binarize == "dynamic"
-        seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=dynamic)
-        dataset = tf.data.Dataset.zip(dataset, seeds.batch(2)).map(_binary_sample, tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+        seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=dynamic).batch(2)
+        binary = _on_x(_binary_sample, extra_args=1)
+        batches = tf.data.Dataset.zip(batches, seeds).map(binary, tf.data.AUTOTUNE)
+    return batches.prefetch(tf.data.AUTOTUNE)
+
+
+def _on_x(function, extra_args=0):
+    """`function` of x, for elements that are x or `(x, label)` (then followed by extra args)."""
+
+    def apply(element, *args):
+        if isinstance(element, tuple):
+            return (function(element[0], *args), *element[1:])
+        return function(element, *args)
+
+    def wrapper(*elements):
+        # tf.data unpacks tuple elements into arguments; a tuple is (x, label[, extra...]).
+        if len(elements) == 1 + extra_args:
+            return apply(elements[0], *elements[1:])
+        split = len(elements) - extra_args
+        return apply(tuple(elements[:split]), *elements[split:])
+
+    return wrapper
 
 
 def _resize(image, size):
@@ -104,7 +222,9 @@ def _binary_sample(images, seed):
 
 
 def _shuffle_buffer_size(dataset):
-    image_bytes = 4 * (dataset.element_spec.shape.num_elements() or 64 * 64 * 3)
+    spec = dataset.element_spec
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    image_bytes = 4 * (spec.shape.num_elements() or 64 * 64 * 3)
     cap = max(1024, _SHUFFLE_BUFFER_BYTES // image_bytes)
     size = int(dataset.cardinality())  # Negative when unknown.
     return min(size, cap) if size > 0 else cap

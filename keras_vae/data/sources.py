@@ -40,8 +40,9 @@ class DatasetUnavailableError(FileNotFoundError):
 
 
 def load(
-    name, split="train", *, batch_size=128, shuffle=True, binarize=False, image_size=None,
-    cache=True, seed=0, data_dir=None, download=True, num_examples=None, drop_remainder=False,
+    name, split="train", *, with_labels=False, batch_size=128, shuffle=True, binarize=False,
+    image_size=None, cache=True, seed=0, data_dir=None, download=True, num_examples=None,
+    drop_remainder=False,
 ):  # fmt: skip
     """Loads a named dataset: the built-in "shapes" or a tfds image dataset.
 
@@ -50,6 +51,8 @@ def load(
             `"fashion_mnist"`, `"binarized_mnist"`, `"cifar10"`, `"celeb_a"`.
         split: `"train"`, `"validation"` or `"test"` for shapes; any tfds split string
             (e.g. `"train[:90%]"`) otherwise.
+        with_labels: whether to yield `(images, labels)` batches: the tfds `label` feature, or
+            the shape's index into `shapes.SHAPE_NAMES` for shapes.
         batch_size: Images per batch, an int >= 1.
         shuffle: Whether to reshuffle the images every epoch.
         binarize: `False`; `True`/`"dynamic"` to draw `Bernoulli(x)` pixels anew every epoch
@@ -64,7 +67,7 @@ def load(
         drop_remainder: Whether to drop the last, smaller batch.
 
     Returns:
-        A `tf.data.Dataset` of float32 images in [0, 1].
+        A `tf.data.Dataset` of float32 images in [0, 1] (and int32 labels).
 
     Raises:
         DatasetUnavailableError: The tfds dataset is not prepared in `data_dir` and cannot be
@@ -84,34 +87,58 @@ def load(
         validation.check_int("num_examples", num_examples, minimum=1)
     if not isinstance(name, str):
         raise validation.invalid("name", "a dataset name (a string)", name)
+    if not isinstance(with_labels, bool):
+        raise validation.invalid("with_labels", "True or False", with_labels)
     if name == "shapes":
-        return _load_shapes(split, num_examples, options)
-    images = _tfds_images(name, split, data_dir, download)
+        return _load_shapes(split, num_examples, options, with_labels)
+    images = _tfds_images(name, split, data_dir, download, with_labels)
     if num_examples is not None:
         images = images.take(num_examples)
-    if options["image_size"] is None and not images.element_spec.shape.is_fully_defined():
+    spec = images.element_spec[0] if with_labels else images.element_spec
+    if options["image_size"] is None and not spec.shape.is_fully_defined():
         raise validation.invalid("image_size", f"(height, width): the images of dataset {name!r} "
                                  "differ in size", None)  # fmt: skip
     return build_pipeline(images, **options)
 
 
-def from_npz(path, key="images", **options):
+def from_npz(path, key="images", labels_key=None, **options):
     """Makes a dataset from the array stored under `key` in an .npz file.
 
     Args:
         path: Path of an `.npz` file (an `.npy` file works too).
         key: Name of the array in the file (images, sequences or vectors, as `from_array`).
+        labels_key: None, or the name of the file's integer labels (-1: unlabelled): the
+            dataset then yields `(x, labels)` batches, mixed as in `from_array`.
         **options: Options of `from_array`.
 
     Returns:
-        A `tf.data.Dataset` of float32 images in [0, 1].
+        A `tf.data.Dataset` of float32 images in [0, 1] (and int32 labels).
 
     Example:
 
     >>> dataset = from_npz("digits.npz", key="images", batch_size=64)
+    >>> labelled = from_npz("digits.npz", labels_key="labels")     # (images, labels)
     """
+    labelled = {k: options.pop(k) for k in ("labelled_fraction", "labelled_shift") if k in options}
     check_options(**options)  # Fail before reading a maybe large file.
-    return from_array(_read_npz(path, key), **options)
+    labels = read_labels(path, labels_key) if labels_key is not None else None
+    return from_array(_read_npz(path, key), labels, **labelled, **options)
+
+
+def read_labels(path, key="labels"):
+    """Reads the integer labels stored under `key` in an .npz file, as int32 (-1: unlabelled).
+
+    Example:
+
+    >>> labels = read_labels("digits.npz", "labels")
+    """
+    if not isinstance(key, str):
+        raise validation.invalid("labels_key", "the name of an array in the .npz file", key)
+    if str(path).endswith(".npy"):
+        raise validation.invalid("labels_key", "None for an .npy file (it holds one array); "
+                                 "store images and labels in one .npz", key)  # fmt: skip
+    labels = _read_npz(path, key, "labels_key")
+    return validation.check_labels(f"labels ({key!r} in {path})", labels, require_labelled=False)
 
 
 def from_directory(path, image_size=None, channels=None, **options):
@@ -178,7 +205,7 @@ def read_images(path, key="images", image_size=None, channels=None):
     return np.concatenate([batch.numpy() for batch in dataset])
 
 
-def _read_npz(path, key):
+def _read_npz(path, key, argument="key"):
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such .npz file: {path}")
     unreadable = (OSError, EOFError, ValueError, zipfile.BadZipFile)
@@ -190,7 +217,7 @@ def _read_npz(path, key):
         return contents
     with contents:
         if key not in contents.files:
-            raise validation.invalid("key", f"one of the arrays in {path}: {contents.files}", key)
+            raise validation.invalid(argument, f"one of the arrays in {path}: {contents.files}", key)
         try:
             return contents[key]
         except unreadable as error:
@@ -247,20 +274,21 @@ def _decode(file, channels, all_grey):
     return image[..., :1] if all_grey else tf.image.rgb_to_grayscale(image)
 
 
-def _load_shapes(split, num_examples, options):
+def _load_shapes(split, num_examples, options, with_labels=False):
     if split not in SHAPES_SPLITS:
         expected = f"one of {tuple(SHAPES_SPLITS)} for the shapes dataset"
         raise validation.invalid("split", expected, split)
     height, width = options["image_size"] or (28, 28)
     size, seed = max(height, width), _SHAPES_SEEDS[split]
-    images, _ = shapes.generate(num_examples or SHAPES_SPLITS[split], image_size=size, seed=seed)
+    images, factors = shapes.generate(num_examples or SHAPES_SPLITS[split], image_size=size, seed=seed)
     # Square sizes are drawn as they are; others are resized from a square.
     resize = (height, width) if height != width else None
-    return from_array(images, **dict(options, image_size=resize))
+    labels = factors["shape"] if with_labels else None
+    return from_array(images, labels, **dict(options, image_size=resize))
 
 
-def _tfds_images(name, split, data_dir, download):
-    """Returns the images of a prepared tfds dataset as float32 in [0, 1]."""
+def _tfds_images(name, split, data_dir, download, with_labels=False):
+    """Returns the images of a prepared tfds dataset as float32 in [0, 1] (and int32 labels)."""
     import tensorflow_datasets as tfds  # Slow to import; only needed here.
 
     dataset_name, _ = tfds.core.naming.parse_builder_name_kwargs(name)
@@ -284,8 +312,14 @@ def _tfds_images(name, split, data_dir, download):
     if "image" not in builder.info.features:
         expected = f"a dataset with an 'image' feature (it has {list(builder.info.features)})"
         raise validation.invalid("name", expected, name)
+    if with_labels and "label" not in builder.info.features:
+        expected = f"with_labels=False: dataset {name!r} has no 'label' feature ({list(builder.info.features)})"
+        raise validation.invalid("with_labels", expected, with_labels)
     max_value = _TFDS_MAX_VALUES.get(dataset_name.name)
     dataset = builder.as_dataset(split=split, shuffle_files=False)
+    if with_labels:
+        return dataset.map(lambda x: (to_unit_range(x["image"], max_value),
+                                      tf.cast(x["label"], tf.int32)), tf.data.AUTOTUNE)  # fmt: skip
     return dataset.map(lambda x: to_unit_range(x["image"], max_value), tf.data.AUTOTUNE)
 
 

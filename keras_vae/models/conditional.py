@@ -10,6 +10,7 @@ loss is a bound on -log p(x, y), or on -log p(x) for unlabelled digits.
 import copy
 import math
 import types
+import warnings
 
 import keras
 import numpy as np
@@ -21,6 +22,17 @@ from keras_vae.models.vae import VAE
 
 #: The label of an example whose class is not known.
 UNLABELLED = -1
+#: The least share of every batch that `keras_vae.data.from_array` fills with labelled
+#: examples when some are unlabelled.
+LABELLED_FRACTION = 0.25
+
+
+@keras.saving.register_keras_serializable(package="keras_vae")
+class LabelledMean(keras.metrics.Mean):
+    """A mean over the labelled examples: NaN, not 0, when a batch or epoch has none."""
+
+    def result(self):
+        return tf.where(self.count > 0, super().result(), tf.constant(np.nan, self.dtype))
 
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -79,8 +91,8 @@ class ConditionalVAE(VAE):
             )  # fmt: skip
         networks.check_classifier(classifier, self.data_shape, self.num_classes)
         self.classifier = classifier
-        self.classifier_tracker = keras.metrics.Mean(name="classifier_loss")
-        self.accuracy_tracker = keras.metrics.Mean(name="accuracy")
+        self.classifier_tracker = LabelledMean(name="classifier_loss")
+        self.accuracy_tracker = LabelledMean(name="accuracy")
 
     def _label_width(self):
         return self.num_classes
@@ -217,21 +229,31 @@ class ConditionalVAE(VAE):
     def metrics(self):
         return [*super().metrics, self.classifier_tracker, self.accuracy_tracker]
 
-    def _check_targets(self, y, x):
+    def _check_targets(self, y, x, training=True):
+        """Labels: refused when not integers in [-1, C); needed to train, not to evaluate."""
         spec = x.element_spec if isinstance(x, tf.data.Dataset) else None
         if spec is not None:
-            if not (isinstance(spec, tuple) and len(spec) > 1 and spec[1].dtype.is_integer):
+            labelled = isinstance(spec, tuple) and len(spec) > 1
+            if (training or labelled) and not (labelled and spec[1].dtype.is_integer):
                 raise validation.invalid(
                     "x", "a dataset of (x, labels) batches with integer labels (-1: unlabelled), "
-                    "e.g. keras_vae.data.from_array(x, labels=labels)", validation.Described(
-                        f"a dataset whose elements are {spec}"),
+                    "e.g. keras_vae.data.from_array(x, labels=labels)",
+                    validation.Described(f"a dataset whose elements are {spec}"),
                 )  # fmt: skip
             return
-        if y is None and isinstance(x, np.ndarray):
+        if y is None and isinstance(x, np.ndarray) and training:
             raise validation.invalid("y", "integer labels, one per example (-1: unlabelled)", y)
-        if y is not None:
-            count = len(x) if hasattr(x, "__len__") else None
-            validation.check_labels("y", y, count, self.num_classes)
+        if y is None:
+            return
+        labels = validation.check_labels("y", y, len(x) if hasattr(x, "__len__") else None,
+                                         self.num_classes, require_labelled=training)  # fmt: skip
+        share = float(np.mean(labels >= 0))
+        if training and share < LABELLED_FRACTION:
+            warnings.warn(
+                f"Only {share:.1%} of the examples are labelled, and fit() slices arrays in "
+                "order: most batches hold no label. keras_vae.data.from_array(x, labels) gives "
+                f"them {LABELLED_FRACTION:.0%} of every batch.", UserWarning, stacklevel=3,
+            )  # fmt: skip
 
     # ------------------------------------------------------------- serialization
 

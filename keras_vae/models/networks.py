@@ -273,6 +273,12 @@ def inspect_encoder(encoder, input_shape, num_classes=0):
     encoder takes `[x, labels]`, labels one-hot (batch, num_classes).
     """
     known = _input_shape(encoder, num_classes)
+    if num_classes and known is None and _declared_inputs(encoder) == 1:
+        raise ValueError(
+            "Invalid value received for argument encoder. Expected a network taking [x, labels] "
+            f"(labels one-hot, shape (batch, {num_classes})) for q(z|x, y). Received: an encoder "
+            f"with one input, of shape {tuple(encoder.inputs[0].shape)}"
+        )
     if known is not None and input_shape is not None and tuple(input_shape) != known:
         raise ValueError(
             f"Invalid value received for argument input_shape. Expected the encoder's input "
@@ -366,6 +372,14 @@ def _input_shape(network, num_classes=0):
     except (AttributeError, ValueError):  # a subclassed model: no symbolic inputs
         pass
     return None
+
+
+def _declared_inputs(network):
+    """How many inputs a functional or Sequential network declares (None: not known)."""
+    try:
+        return len(network.inputs) if isinstance(network, keras.Model) and network.inputs else None
+    except (AttributeError, ValueError):  # a subclassed model: no symbolic inputs
+        return None
 
 
 def _with_probe_labels(x, num_classes):

@@ -34,6 +34,20 @@ PRESETS = {
             learning_rate=1e-3, lr_schedule="cosine", batch_size=32, epochs=45, binarize=True,
         ),  # fmt: skip
     },
+    # Semi-supervised MNIST (Kingma et al. 2014's M2; benchmarks/semi_supervised.py): a
+    # ConditionalVAE whose classifier q(y|x) learns from 10 labels per class and the
+    # unlabelled digits. Labelled digits fill a quarter of every batch.
+    "mnist_semi_supervised": {
+        "model": dict(
+            input_shape=(28, 28, 1), num_classes=10, latent_dim=32, dense_units=256,
+            encoder_filters=(32, 64), decoder_filters=(64, 64, 32), alpha=1.0,
+            classifier_dropout=0.3,
+        ),  # fmt: skip
+        "train": dict(
+            learning_rate=1e-3, lr_schedule="cosine", batch_size=64, epochs=20, binarize=True,
+            labelled_fraction=0.25,
+        ),  # fmt: skip
+    },
     # Colour 32x32 (CIFAR-10): 8-bit discretized logistic likelihood, reports bits/dim.
     "cifar10": {
         "model": dict(

@@ -288,7 +288,8 @@ class VAE(keras.Model):
 
     def kl_weight(self):
         """The current beta (after warm-up), as a float32 tensor."""
-        step = self.optimizer.iterations if self.optimizer is not None else 0
+        optimizer = getattr(self, "optimizer", None)  # none before compile()
+        step = optimizer.iterations if optimizer is not None else 0
         return objectives.kl_weight(
             step, self.beta, self.kl_warmup_steps, self.kl_schedule, self.kl_cycle_steps
         )
@@ -375,12 +376,12 @@ class VAE(keras.Model):
             return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
-        self._check_targets(y, x)
+        self._check_targets(y, x, training=False)
         x = self._check_data(x, "x")
         with steps.input_errors_as_value_errors():
             return super().evaluate(x, y, *args, **kwargs)
 
-    def _check_targets(self, y, x):
+    def _check_targets(self, y, x, training=True):
         """A VAE learns from x alone: labels are refused (they belong to ConditionalVAE)."""
         spec = x.element_spec if isinstance(x, tf.data.Dataset) else None
         if isinstance(spec, tuple) and len(spec) > 1 and getattr(spec[1], "dtype", tf.float32).is_integer:

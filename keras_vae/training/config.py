@@ -47,11 +47,21 @@ class TrainConfig:
     data: str | None = _field(None, "your own data: a .npz file (images, sequences or vectors) "
                               "or a directory of images", group="data")  # fmt: skip
     npz_key: str = _field("images", "array name inside --data FILE.npz", group="data")
+    labels_key: str | None = _field(None, "integer labels inside --data FILE.npz (-1: unlabelled): "
+                                    "trains a ConditionalVAE (M2)", group="data")  # fmt: skip
+    with_labels: bool = _field(False, "train a ConditionalVAE on --dataset's labels (tfds "
+                               "'label', or the shape for 'shapes')", group="data")  # fmt: skip
+    labelled_fraction: float | None = _field(None, "share of every batch drawn from the labelled "
+                                             "examples when some are -1 (default: theirs, at "
+                                             "least 0.25)", group="data")  # fmt: skip
     image_size: int | None = _field(None, "resize images to this square size", group="data")
     binarize: bool = _field(False, "dynamic binarization: new binary pixels every epoch (the "
                             "held-out set gets one fixed draw)", group="data")  # fmt: skip
     num_examples: int | None = _field(None, "size of the 'shapes' training set", group="data")
     validation_fraction: float = _field(0.1, "share of --data held out", group="data")
+    labelled_shift: int | None = _field(None, "shift labelled images by up to this many pixels, "
+                                        "at random, every time they are drawn (default 0)",
+                                        group="data")  # fmt: skip
     # Model (None: the preset's, else the VAE's default).
     latent_dim: int | None = _model("latent dimensions (default 16)")
     likelihood: str | None = _model("default: bernoulli for grey images, else gaussian",
@@ -70,6 +80,9 @@ class TrainConfig:
     kernel_size: int | None = _model("conv kernel size (default 3)")
     residual_blocks: int | None = _model("residual blocks per conv stage (default 0)")
     hidden_units: tuple[int, ...] | None = _model("MLP widths for vectors/sequences (256 128)")
+    num_classes: int | None = _model("classes of a ConditionalVAE (default: the largest label + 1)")
+    alpha: float | None = _model("weight of a ConditionalVAE's classifier loss (default 1)")
+    classifier_dropout: float | None = _model("dropout before the classifier's logits (default 0)")
     # Training.
     epochs: int = _field(10, "passes over the training data", group="training")
     batch_size: int = _field(128, "global batch, split across replicas", group="training")
@@ -119,6 +132,29 @@ class TrainConfig:
         if self.image_size is not None:
             validation.check_int("image_size", self.image_size, minimum=1)
             _check_fits_in_memory(self.image_size, self.batch_size)
+        self._check_labels()
+
+    @property
+    def conditional(self):
+        """Whether the run trains a `ConditionalVAE` (its data have labels)."""
+        return self.labels_key is not None or self.with_labels
+
+    def _check_labels(self):
+        if self.labels_key is not None and self.data is None:
+            raise validation.invalid("labels_key", "None without data=FILE.npz (for a named "
+                                     "dataset use with_labels=True)", self.labels_key)  # fmt: skip
+        if self.with_labels and self.data is not None:
+            raise validation.invalid("with_labels", "False with data= (give labels_key: the "
+                                     "labels' name in the .npz)", self.with_labels)  # fmt: skip
+        labelled_only = ("num_classes", "alpha", "classifier_dropout", "labelled_fraction",
+                         "labelled_shift")  # fmt: skip
+        given = [name for name in labelled_only if getattr(self, name) is not None]
+        if given and not self.conditional:
+            preset = f" (preset {self.preset!r} trains a ConditionalVAE)" if self.preset else ""
+            raise validation.invalid(
+                "labels_key", f"the labels' array in data=FILE.npz, or with_labels=True, for "
+                f"{', '.join(given)}{preset}", self.labels_key,
+            )  # fmt: skip
 
     def model_arguments(self):
         """The `VAE` arguments this config sets (the model fields that are not None)."""

@@ -17,8 +17,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import data, files
-from keras_vae.models import VAE, optimizers, presets
+from keras_vae import data, files, validation
+from keras_vae.models import VAE, ConditionalVAE, optimizers, presets
 from keras_vae.training import callbacks as run_callbacks
 from keras_vae.training import distribute, rundir
 from keras_vae.visualization.callbacks import default_callbacks
@@ -59,13 +59,13 @@ def train(config, extra_callbacks=(), strategy=None):
     if config.export_dir and chief:
         files.check_writable(config.export_dir, "the export")
     keras.utils.set_random_seed(config.seed)
-    train_ds, val_ds, data_shape = _datasets(config)
-    record = _config_record(config, data_shape)
+    train_ds, val_ds, data_shape, num_classes = _datasets(config)
+    record = _config_record(config, data_shape, num_classes)
     if rundir.prepare(run_dir, record, config.overwrite) == "finished" and not config.overwrite:
         return _finished(run_dir, config, chief)
     steps = _steps_per_epoch(train_ds) if config.lr_schedule != "constant" else None
     with strategy.scope():
-        model = build_model(config, data_shape, steps_per_epoch=steps)
+        model = build_model(config, data_shape, steps_per_epoch=steps, num_classes=num_classes)
 
     rundir.start(run_dir, json.dumps(record, indent=2) + "\n", config.overwrite)
     backup = run_callbacks.RunBackup(
@@ -149,11 +149,13 @@ def _export(run_dir, model, export_dir):
         ) from error
 
 
-def build_model(config, data_shape, steps_per_epoch=None):
+def build_model(config, data_shape, steps_per_epoch=None, num_classes=None):
     """A compiled `VAE` for `config` and examples of `data_shape` (call in a strategy scope).
 
     `steps_per_epoch` (global batches per epoch) sets the length of a decaying
-    learning-rate schedule: `config.epochs * steps_per_epoch` optimizer steps.
+    learning-rate schedule: `config.epochs * steps_per_epoch` optimizer steps. With
+    labelled data (`config.conditional`) it is a `ConditionalVAE` of `num_classes`
+    classes, unless the config sets them.
     """
     model_args = {
         **(presets.get(config.preset)["model"] if config.preset else {}),
@@ -161,8 +163,12 @@ def build_model(config, data_shape, steps_per_epoch=None):
     }  # fmt: skip
     grey_images = len(data_shape) == 3 and data_shape[-1] == 1
     model_args.setdefault("likelihood", "bernoulli" if grey_images else "gaussian")
-    model = VAE(**{**model_args, "seed": config.seed, "input_shape": data_shape,
-                   "dtype": config.precision})  # fmt: skip
+    model_class = VAE
+    if config.conditional:
+        model_class = ConditionalVAE
+        model_args.setdefault("num_classes", num_classes)
+    model = model_class(**{**model_args, "seed": config.seed, "input_shape": data_shape,
+                           "dtype": config.precision})  # fmt: skip
     jit = config.jit_compile
     if jit == "auto":  # XLA was slower than plain TF for this model on CPU (RESULTS.md)
         jit = bool(tf.config.list_physical_devices("GPU"))
@@ -204,27 +210,56 @@ def _verbosity(verbose):
 
 
 def _datasets(config):
-    """(train, validation, data_shape) for the config's data source."""
+    """(train, validation, data_shape, num_classes) for the config's data source.
+
+    `num_classes` is the largest label + 1 for labelled data, else None.
+    """
     options = dict(
         batch_size=config.batch_size, image_size=config.image_size, seed=config.seed,
         binarize=config.binarize,
     )
+    num_classes = None
     if config.data:
+        labels = None
+        if config.labels_key is not None:
+            labels = data.read_labels(config.data, config.labels_key)
+            num_classes = int(labels.max()) + 1
         images = data.read_images(config.data, key=config.npz_key, image_size=config.image_size)
+        if labels is not None and len(labels) != len(images):
+            raise validation.invalid("labels_key", f"one label for each of the {len(images)} "
+                                     f"examples in {config.data}", validation.Described(
+                                         f"{config.labels_key!r}, {len(labels)} labels"))  # fmt: skip
         cut = _validation_cut(len(images), config.validation_fraction)
         options["image_size"] = None  # read_images resized them already
-        train_ds = data.from_array(images[:cut], shuffle=True, **options)
-        val_ds = data.from_array(images[cut:], shuffle=False, **_held_out(options))
+        train_labels, val_labels = (None, None) if labels is None else (labels[:cut], labels[cut:])
+        fraction = {} if labels is None else {"labelled_fraction": config.labelled_fraction,
+                                              "labelled_shift": config.labelled_shift or 0}  # fmt: skip
+        train_ds = data.from_array(images[:cut], train_labels, shuffle=True, **fraction, **options)
+        val_ds = data.from_array(images[cut:], val_labels, shuffle=False, **_held_out(options))
     else:
         kwargs = {"num_examples": config.num_examples} if config.dataset == "shapes" else {}
+        kwargs["with_labels"] = config.with_labels
         train_split, val_split = _splits(config.dataset)
         train_ds = data.load(config.dataset, train_split, shuffle=True, **options, **kwargs)
-        val_ds = data.load(config.dataset, val_split, shuffle=False, **_held_out(options))
+        val_ds = data.load(config.dataset, val_split, shuffle=False, with_labels=config.with_labels,
+                           **_held_out(options))  # fmt: skip
+        if config.with_labels:
+            num_classes = _dataset_classes(config.dataset)
     # Multi-worker: every worker reads all files and keeps its share of each batch.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
-    return train_ds, val_ds, tuple(train_ds.element_spec.shape[1:])
+    spec = train_ds.element_spec[0] if config.conditional else train_ds.element_spec
+    return train_ds, val_ds, tuple(spec.shape[1:]), num_classes
+
+
+def _dataset_classes(name):
+    """The number of classes of a named dataset's labels."""
+    if name == "shapes":
+        return len(data.shapes.SHAPE_NAMES)
+    import tensorflow_datasets as tfds
+
+    return int(tfds.builder(name).info.features["label"].num_classes)
 
 
 def _held_out(options):
@@ -248,10 +283,12 @@ def _validation_cut(n, fraction):
     return n - held_out
 
 
-def _config_record(config, data_shape):
+def _config_record(config, data_shape, num_classes=None):
     """config.json's contents: every setting (JSON types), the data shape, the Keras version."""
     record = dataclasses.asdict(config)
     record["data_shape"] = list(data_shape)
+    if config.conditional:
+        record["data_classes"] = num_classes
     record["keras_version"] = keras.__version__
     return json.loads(json.dumps(record, default=_jsonable))
 
