@@ -286,3 +286,13 @@ def test_presets_with_classes_build_a_conditional_vae():
     model = keras_vae.VAE.from_preset("mnist_semi_supervised")
     assert isinstance(model, keras_vae.ConditionalVAE) and model.num_classes == 10
     assert keras_vae.ConditionalVAE.from_preset("mnist", num_classes=4).num_classes == 4
+
+
+def test_mixed_precision_keeps_the_classifier_and_the_loss_in_float32():
+    model = small_cvae(dtype="mixed_bfloat16")
+    model.compile(optimizer="adam")
+    x, y = bars(16)
+    history = model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert model.classify(x).dtype == tf.float32
+    assert model.classifier.layers[-1].compute_dtype == "float32"

@@ -1,0 +1,149 @@
+"""Labelled data: (x, labels) pipelines that give the few labelled examples a fair share of
+every batch, labels from .npz files and tfds, and `keras-vae train --labels-key`."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from keras_vae import cli, data
+from keras_vae.data import sources
+
+
+def digits(n=100, labelled=10, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 256, (n, 8, 8), dtype=np.uint8)
+    labels = np.full(n, -1, np.int64)
+    labels[:labelled] = np.arange(labelled) % 5
+    return images, labels
+
+
+def test_every_batch_mixes_labelled_examples_and_an_epoch_sees_each_unlabelled_once():
+    images, labels = digits()
+    images[:, 0, 0] = np.arange(100)  # an id per example
+    dataset = data.from_array(images, labels, batch_size=8, cache=False)
+    assert int(dataset.cardinality()) == 15  # 90 unlabelled, 6 per batch
+    seen = []
+    for _ in range(2):
+        ids_of_epoch = []
+        for x, y in dataset:
+            y = y.numpy()
+            assert x.shape[0] == 8 and np.count_nonzero(y >= 0) == 2  # a quarter of 8
+            ids = np.round(x.numpy()[:, 0, 0, 0] * 255).astype(int)
+            np.testing.assert_array_equal(np.where(ids < 10, ids % 5, -1), y)  # labels follow
+            ids_of_epoch += ids[y < 0].tolist()
+        assert sorted(ids_of_epoch) == list(range(10, 100))
+        seen.append(ids_of_epoch)
+    assert seen[0] != seen[1]  # reshuffled every epoch
+
+
+def test_the_labelled_share_can_be_chosen_and_is_never_below_their_share():
+    images, labels = digits(labelled=60)
+    x, y = next(iter(data.from_array(images, labels, batch_size=10)))
+    assert np.count_nonzero(y.numpy() >= 0) == 6  # their share of the data: 60%
+    x, y = next(iter(data.from_array(images, labels, batch_size=10, labelled_fraction=0.8)))
+    assert np.count_nonzero(y.numpy() >= 0) == 8
+
+
+def test_held_out_and_fully_labelled_data_keep_their_order():
+    images, labels = digits()
+    batches = list(data.from_array(images, labels, batch_size=30, shuffle=False))
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), labels)
+    all_unlabelled = data.from_array(images, np.full(100, -1), batch_size=50, shuffle=False)
+    assert int(all_unlabelled.cardinality()) == 2  # held-out data need no label
+
+
+def test_labelled_images_are_shifted_and_unlabelled_ones_are_not():
+    images = np.zeros((40, 9, 9), np.uint8)
+    images[:, 4, 4] = 255
+    labels = np.full(40, -1)
+    labels[:8] = 1
+    corners = set()
+    for x, y in data.from_array(images, labels, batch_size=8, labelled_shift=2).take(20):
+        for image, label in zip(x.numpy()[..., 0], y.numpy()):
+            position = tuple(np.argwhere(image > 0)[0])
+            if label < 0:
+                assert position == (4, 4)
+            else:
+                assert max(abs(position[0] - 4), abs(position[1] - 4)) <= 2
+                corners.add(position)
+    assert len(corners) > 5
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(labels=np.full(100, -1)), r"at least one labelled.*all -1"),
+        (dict(labels=np.zeros(100, np.float32)), r"labels\.dtype.*float32"),
+        (dict(labels=np.zeros(99, int)), r"100 labels.*Received: labels=99 labels"),
+        (dict(labels=np.full(100, -3)), r"labels >= -1.*e\.g\. -3"),
+        (dict(labelled_fraction=0.5), r"labelled_fraction.*None without labels"),
+        (dict(labels=np.zeros(100, int), labelled_fraction=1.0), r"share in \(0, 1\)"),
+        (dict(labels=np.zeros(100, int), labelled_shift=-1), "labelled_shift"),
+        (dict(labelled_shift=2), r"labelled_shift.*unless labelled images"),
+    ],
+)
+def test_bad_labels_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.from_array(digits()[0], **kwargs)
+
+
+def test_npz_labels(tmp_path):
+    images, labels = digits()
+    np.savez(tmp_path / "d.npz", images=images, labels=labels.astype(np.int16))
+    x, y = next(iter(data.from_npz(tmp_path / "d.npz", labels_key="labels", batch_size=8)))
+    assert x.shape == (8, 8, 8, 1) and y.dtype == tf.int32
+    np.testing.assert_array_equal(data.read_labels(tmp_path / "d.npz"), labels)
+    with pytest.raises(ValueError, match=r"argument labels_key.*\['images', 'labels'\].*'nope'"):
+        data.from_npz(tmp_path / "d.npz", labels_key="nope")
+    np.savez(tmp_path / "f.npz", images=images, labels=labels.astype(np.float32))
+    with pytest.raises(ValueError, match=r"labels \('labels' in .*f\.npz\)\.dtype.*float32"):
+        data.read_labels(tmp_path / "f.npz")
+
+
+def test_tfds_and_shapes_labels(monkeypatch):
+    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=12):
+        x, y = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False)))
+    assert x.shape == (12, 28, 28, 1) and y.dtype == tf.int32 and 0 <= y.numpy().min()
+    x, y = next(iter(data.load("shapes", batch_size=50, with_labels=True, num_examples=50, shuffle=False)))
+    assert set(y.numpy()) == set(range(len(data.shapes.SHAPE_NAMES)))
+
+
+def test_train_with_labels_key_trains_a_conditional_vae(tmp_path, capsys):
+    images, labels = digits(200, labelled=40)
+    images = np.kron(images, np.ones((1, 2, 2), np.uint8))  # 16x16
+    np.savez(tmp_path / "d.npz", images=images, labels=labels)
+    run = tmp_path / "run"
+    args = ["train", "--data", str(tmp_path / "d.npz"), "--labels-key", "labels", "--epochs", "1",
+            "--batch-size", "16", "--latent-dim", "2", "--encoder-filters", "4", "--dense-units",
+            "8", "--alpha", "2", "--labelled-shift", "1", "--verbose", "0", "--export-dir", "",
+            "--no-images", "--out", str(run)]  # fmt: skip
+    assert cli.main(args) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["labels_key"] == "labels" and config["data_classes"] == 5
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"loss", "classifier_loss", "accuracy"} <= set(metrics)
+    import keras
+
+    model = keras.models.load_model(run / "model.keras", safe_mode=True)
+    assert type(model).__name__ == "ConditionalVAE" and model.num_classes == 5 and model.alpha == 2.0
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--labels-key", "nope"], r"argument labels_key.*Received: labels_key='nope'"),
+        (["--preset", "mnist_semi_supervised"], r"argument labels_key.*preset 'mnist_semi_supervised' trains a ConditionalVAE"),
+        (["--alpha", "2"], r"argument labels_key.*for alpha"),
+    ],
+)
+def test_train_refuses_bad_label_settings_before_writing(tmp_path, capsys, extra, message):
+    images, labels = digits(20)
+    np.savez(tmp_path / "d.npz", images=images, labels=labels)
+    run = tmp_path / "run"
+    assert cli.main(["train", "--data", str(tmp_path / "d.npz"), *extra, "--out", str(run)]) != 0
+    assert __import__("re").search(message, capsys.readouterr().err)
+    assert not run.exists()
