@@ -102,7 +102,8 @@ def _export(args):
                                  quantization=args.quantize)  # fmt: skip
     print(f"exported SavedModel to {path}")
     if paths:
-        print(f"exported TFLite to {paths['encoder']} and {paths['decoder']}")
+        *others, last = paths.values()  # encoder, decoder (and classifier)
+        print(f"exported TFLite to {', '.join(others)} and {last}")
     return 0
 
 
@@ -116,18 +117,44 @@ def _evaluate(args):
     if args.out:
         files.check_writable(os.path.dirname(os.path.abspath(args.out)), "the results")
     model = _load_vae(args.model)
+    labels = None if args.labels_key is None else _read_labels(args, model)
     options = dict(batch_size=256, shuffle=False, binarize="static" if args.binarize else False)
     if args.data:
         dataset = data.from_array(data.read_images(args.data, key=args.npz_key), **options)
     else:
         dataset = data.load(args.dataset, args.split, num_examples=args.limit, **options)
     images = np.concatenate([batch.numpy() for batch in dataset])[: args.limit]
-    result = evaluate.report(model, images, num_samples=args.num_samples)
+    labels = None if labels is None else labels[: args.limit]
+    result = evaluate.report(model, images, num_samples=args.num_samples, labels=labels)
     text = json.dumps(result, indent=2)
     if args.out:
         files.write_text(args.out, text + "\n")
     print(text)
     return 0
+
+
+def _read_labels(args, model):
+    """The array `--labels-key` names in the `--data` .npz file, for a conditional model."""
+    import numpy as np
+
+    from keras_vae import validation
+
+    key = args.labels_key
+    if not hasattr(model, "classify"):
+        raise validation.invalid("labels_key", "it only for a keras_vae.ConditionalVAE (labels "
+                                 f"measure its classifier); {args.model} holds a "
+                                 f"{type(model).__name__}", key)  # fmt: skip
+    if not (args.data and args.data.endswith(".npz")):
+        given = validation.Described(f"{key!r} with --data {args.data}")
+        raise validation.invalid("labels_key", "an array of the .npz file given with --data", given)
+    try:
+        with np.load(args.data, allow_pickle=False) as contents:
+            if key not in contents.files:
+                raise validation.invalid("labels_key", f"one of the arrays in {args.data}: "
+                                         f"{contents.files}", key)  # fmt: skip
+            return contents[key]
+    except (OSError, EOFError) as error:  # missing or unreadable: the images' reader says which
+        raise ValueError(f"Could not read labels from {args.data}: {error}") from None
 
 
 def _model_file(path):
@@ -160,7 +187,7 @@ def _sample(args):
     from keras_vae.visualization import plotting
 
     model = _load_vae(args.run_dir)
-    samples = model.sample(args.n, seed=args.seed).numpy()
+    samples = model.sample(args.n, seed=args.seed, **_sample_labels(model, args.label)).numpy()
     if args.out.endswith(".npy"):
         import numpy as np
 
@@ -174,8 +201,24 @@ def _sample(args):
             f"Invalid value received for argument out. Expected a .npy file for a model of "
             f"{model.data_shape}-shaped data (a PNG grid needs images). Received: out={args.out!r}"
         )
-    print(f"wrote {args.n} samples to {args.out}")
+    of_class = "" if args.label is None else f" of class {args.label}"
+    print(f"wrote {args.n} samples{of_class} to {args.out}")
     return 0
+
+
+def _sample_labels(model, label):
+    """`sample`'s keyword for `--label`: none (a conditional model then draws classes)."""
+    from keras_vae import validation
+
+    if label is None:
+        return {}
+    if not hasattr(model, "classify"):
+        raise validation.invalid("label", "no label: the model is a "
+                                 f"{type(model).__name__}, which has no classes (a "
+                                 "keras_vae.ConditionalVAE has)", label)  # fmt: skip
+    if not 0 <= label < model.num_classes:
+        raise validation.invalid("label", f"a class in [0, {model.num_classes})", label)
+    return {"labels": label}
 
 
 def _parser():
@@ -194,7 +237,8 @@ def _parser():
     export.add_argument("--to", required=True, help="base directory, e.g. saved_models/NAME")
     export.add_argument("--version", type=int, help="default: the next free integer")
     export.add_argument("--tflite", action="store_true",
-                        help="also write encoder.tflite and decoder.tflite to TO/tflite/<version>/")
+                        help="also write encoder.tflite and decoder.tflite (and "
+                        "classifier.tflite for a conditional model) to TO/tflite/<version>/")
     export.add_argument("--quantize", choices=quantizations,
                         help="TFLite quantization (implies --tflite)")
     export.set_defaults(command=_export)
@@ -208,6 +252,8 @@ def _parser():
     held_out.add_argument("--data", help="a .npz file or a directory of images")
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--npz-key", default="images")
+    evaluate.add_argument("--labels-key", help="the --data .npz file's array of classes: also "
+                          "report a conditional model's classification_error")  # fmt: skip
     evaluate.add_argument("--binarize", action="store_true",
                           help="binarize the images once (fixed seed), as for binarized MNIST")
     evaluate.add_argument("--num-samples", type=int, default=1000, help="importance samples k")
@@ -219,6 +265,8 @@ def _parser():
     sample.add_argument("run_dir", help="a run directory or a .keras file")
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--label", type=int, help="a conditional model's class for every "
+                        "sample (default: random classes)")  # fmt: skip
     sample.add_argument("--out", default="samples.png",
                         help="a PNG grid (image models), or a .npy file of the samples")
     sample.set_defaults(command=_sample)

@@ -14,6 +14,17 @@ samples are drawn in chunks sized to a memory budget and folded into a running
 log-sum-exp in float32, so they are never all in memory at once. The noise of sample s
 of example i depends only on (seed, i, s): results do not depend on `batch_size` or on
 the chunking, beyond float32 rounding (~1e-6 relative).
+
+A `keras_vae.ConditionalVAE` (M2) adds a class y with a uniform prior p(y) = 1/C, so
+
+    log p(x) = log (1/C) sum_y p(x|y),
+
+summed exactly over the C classes, each p(x|y) importance-sampled as above with
+q(z|x, y) (k samples per class, the same noise for every class: C times a VAE's cost).
+Drawing y from the classifier q(y|x) instead would cost one pass, but an over-confident
+classifier would then starve the true class of samples; the exact sum stays a bound that
+tightens with k whatever the classifier. Its ELBO is M2's bound for an unlabelled x,
+sum_y q(y|x) (ELBO(x, y) - log C) + H(q(y|x)), from the same per-class terms.
 """
 
 import math
@@ -29,6 +40,8 @@ _MIB = 2**20
 # a power of 2, the largest chunk.
 _BLOCK = 256
 _REQUIRED = ("posterior_parameters", "decoder", "likelihood", "latent_dim", "data_shape")
+#: What a conditional model (M2) has beyond `_REQUIRED`.
+_CONDITIONAL = ("classify", "num_classes")
 
 
 def log_likelihood(model, images, num_samples=5000, batch_size=100, seed=0, memory_budget_mb=32):
@@ -36,14 +49,17 @@ def log_likelihood(model, images, num_samples=5000, batch_size=100, seed=0, memo
 
     The k-sample IWAE bound: a lower bound on log p(x) in expectation that converges to
     it as `num_samples` grows (5000 is the literature's standard, Burda et al. 2015).
-    NLL = -mean(log_likelihood(...)).
+    NLL = -mean(log_likelihood(...)). For a `keras_vae.ConditionalVAE`, the exact sum
+    over classes of k-sample estimates of p(x|y) (see the module's docstring).
 
     Args:
-        model: a `keras_vae.VAE` or any object with `posterior_parameters`, `decoder`,
-            `likelihood`, `latent_dim` and `data_shape`.
+        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`, or any object with
+            `posterior_parameters`, `decoder`, `likelihood`, `latent_dim` and
+            `data_shape` (and `classify`, `num_classes` for a conditional one).
         images: float array (N, *data_shape): images, sequences or vectors, in [0, 1] for
             a Bernoulli likelihood.
-        num_samples: k, importance samples per image, an int >= 1.
+        num_samples: k, importance samples per image (per class for a conditional model),
+            an int >= 1.
         batch_size: images encoded and decoded together.
         seed: int >= 0; the same seed gives the same estimate.
         memory_budget_mb: rough bound on the memory of one chunk of samples. The
@@ -67,7 +83,9 @@ def elbo(model, images, num_samples=1, batch_size=100, seed=0, memory_budget_mb=
 
     An average of `num_samples` single-sample ELBOs (not the IWAE bound): more samples
     lower its variance, not its bias. With the same seed and `num_samples` it uses the
-    same z as `log_likelihood`, so elbo <= log_likelihood holds image by image.
+    same z as `log_likelihood`, so elbo <= log_likelihood holds image by image. For a
+    `keras_vae.ConditionalVAE`, M2's bound for an unlabelled x:
+    sum_y q(y|x) (ELBO(x, y) - log C) + H(q(y|x)).
 
     Args:
         model, images, batch_size, seed, memory_budget_mb: as in `log_likelihood`.
@@ -182,7 +200,41 @@ def kl_per_dim(model, images, batch_size=100):
     return _mean_kl_per_dim(*_posterior_parameters(model, images, batch_size))
 
 
-def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budget_mb=32):
+def classification_error(model, images, labels, batch_size=100):
+    """The fraction of images whose most probable class under q(y|x) is not their label.
+
+    Args:
+        model: a `keras_vae.ConditionalVAE` (anything with `classify` and `num_classes`).
+        images: as in `log_likelihood`.
+        labels: int array (N,) of classes in [0, num_classes).
+        batch_size: images classified together.
+
+    Returns:
+        float in [0, 1].
+
+    Example:
+
+    >>> model = keras_vae.ConditionalVAE(num_classes=10, latent_dim=2, seed=0)
+    >>> classification_error(model, np.zeros((2, 28, 28, 1), "float32"), [3, 7]) <= 1
+    True
+    """
+    if not _is_conditional(model):
+        raise validation.invalid("model", "a model with a classifier q(y|x), a "
+                                 "keras_vae.ConditionalVAE", validation.Described(
+                                     f"a {type(model).__name__} without classify"))  # fmt: skip
+    images = _check_inputs(model, images)
+    labels = validation.check_labels("labels", labels, len(images), model.num_classes,
+                                     allow_unlabelled=False)  # fmt: skip
+    batch_size = validation.check_int("batch_size", batch_size, minimum=1)
+    guesses = np.concatenate([
+        np.argmax(model.classify(tf.constant(images[i:i + batch_size])), axis=-1)
+        for i in range(0, len(images), batch_size)
+    ])  # fmt: skip
+    return float(np.mean(guesses != labels))
+
+
+def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budget_mb=32,
+           labels=None):  # fmt: skip
     """All of the above in one pass over the images, as a JSON-ready dict.
 
     Keys: `nll` (-mean log p(x), nats per image, k = `num_samples`) and its standard
@@ -192,11 +244,16 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     binary data (log-probabilities), or a Gaussian on images in [0, 1] (dequantized 8-bit
     convention, see `bits_per_dim`); not for a Gaussian on vectors or sequences. A Bernoulli "likelihood" of grey
     images is a cross-entropy, not a probability: its `nll` is not comparable with
-    published (binarized MNIST) figures.
+    published (binarized MNIST) figures. For a `keras_vae.ConditionalVAE`, `nll` and
+    `neg_elbo` are those of the marginal p(x) (see `log_likelihood` and `elbo`), `kl`,
+    `kl_per_dim` and `active_units` those of q(z|x, y) at the classifier's most probable
+    y, and given `labels`, `classification_error` is added.
 
     Args:
         model, images, num_samples, batch_size, seed, memory_budget_mb: as in
             `log_likelihood`.
+        labels: the images' classes, for a `keras_vae.ConditionalVAE` only (see
+            `classification_error`).
 
     Returns:
         dict of floats and ints (and the list `kl_per_dim`).
@@ -207,6 +264,8 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     >>> sorted(r)[:3]
     ['active_units', 'bits_per_dim', 'kl']
     """
+    # Labels first: a wrong model or labels fail before the long part.
+    error = None if labels is None else classification_error(model, images, labels, batch_size)
     log_px, elbos = _log_weight_stats(
         model, images, num_samples, batch_size, seed, memory_budget_mb
     )
@@ -227,6 +286,8 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     if kind is not None:
         discrete = kind == "probability"
         result["bits_per_dim"] = float(bits_per_dim(log_px.mean(), model.data_shape, discrete))
+    if error is not None:
+        result["classification_error"] = error
     return result
 
 
@@ -262,7 +323,10 @@ def _log_weight_stats(model, images, num_samples, batch_size, seed, memory_budge
     seed = validation.check_int("seed", seed, minimum=0)
     validation.check_float("memory_budget_mb", memory_budget_mb, positive=True)
     chunk = _chunk_size(model, batch_size, num_samples, memory_budget_mb)
-    batch_stats = _batch_stats_function(model, num_samples, chunk)
+    conditional = _is_conditional(model)
+    batch_stats = _batch_stats_function(model, num_samples, chunk, conditional)
+    if conditional:
+        batch_stats = _marginal_stats(model, batch_stats)
     seed = tf.constant([seed, 0], tf.int64)
     results = [
         batch_stats(images[start:start + batch_size], tf.constant(start, tf.int64), seed)
@@ -271,13 +335,37 @@ def _log_weight_stats(model, images, num_samples, batch_size, seed, memory_budge
     return tuple(np.concatenate([r[i].numpy() for r in results]) for i in range(2))
 
 
-def _batch_stats_function(model, num_samples, chunk):
-    """A tf.function: (images, index of the first, seed) -> (log mean exp, mean) of log w."""
-    spec = tf.TensorSpec([None, *model.data_shape], tf.float32)
+def _marginal_stats(model, batch_stats):
+    """M2: batch_stats given each class -> (log p(x) estimate, ELBO) of the marginal p(x)."""
+    log_classes = math.log(model.num_classes)
 
-    @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int64), tf.TensorSpec([2], tf.int64)])
-    def batch_stats(images, first_index, seed):
-        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in model.posterior_parameters(images))
+    def marginal(images, first_index, seed):
+        per_class = [
+            batch_stats(images, first_index, seed, tf.fill([len(images)], tf.constant(y)))
+            for y in range(model.num_classes)
+        ]  # fmt: skip
+        log_px_y, elbo_y = (tf.stack([s[i] for s in per_class], axis=-1) for i in range(2))
+        q_y = tf.cast(model.classify(tf.constant(images)), tf.float32)
+        entropy = -tf.reduce_sum(tf.math.xlogy(q_y, q_y), axis=-1)
+        log_px = tf.reduce_logsumexp(log_px_y, axis=-1) - log_classes
+        return log_px, tf.reduce_sum(q_y * elbo_y, axis=-1) - log_classes + entropy
+
+    return marginal
+
+
+def _batch_stats_function(model, num_samples, chunk, conditional=False):
+    """A tf.function: (images, index of the first, seed[, labels]) -> (log mean exp, mean)
+    of log w; with labels (int32 (batch,)), those of q(z|x, y) and p(x|y, z)."""
+    spec = tf.TensorSpec([None, *model.data_shape], tf.float32)
+    labels_spec = [tf.TensorSpec([None], tf.int32)] if conditional else []
+
+    @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int64), tf.TensorSpec([2], tf.int64),
+                                  *labels_spec])  # fmt: skip
+    def batch_stats(images, first_index, seed, labels=None):
+        given = {} if labels is None else {"labels": labels}
+        one_hot = None if labels is None else tf.one_hot(labels, model.num_classes)
+        parameters = model.posterior_parameters(images, **given)
+        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in parameters)
         q = objectives.posterior(z_mean, z_log_var)
         batch = tf.shape(images, out_type=tf.int64)[0]
         example_ids = first_index + tf.range(batch)
@@ -288,7 +376,7 @@ def _batch_stats_function(model, num_samples, chunk):
             block_size = tf.minimum(tf.constant(_BLOCK, tf.int64), num_samples - block_start)
             for start in tf.range(0, block_size, chunk, dtype=tf.int64):
                 z = q.mean() + q.stddev() * eps[start:tf.minimum(start + chunk, block_size)]
-                log_w = _log_weights(model, images, q, z)
+                log_w = _log_weights(model, images, q, z, one_hot)
                 # Running log-sum-exp: only this chunk's weights are ever in memory.
                 log_sum_exp = tf.reduce_logsumexp(
                     tf.stack([log_sum_exp, tf.reduce_logsumexp(log_w, axis=0)]), axis=0
@@ -299,10 +387,14 @@ def _batch_stats_function(model, num_samples, chunk):
     return batch_stats
 
 
-def _log_weights(model, images, q, z):
-    """log p(x|z) + log p(z) - log q(z|x) for z of shape (chunk, batch, latent_dim)."""
+def _log_weights(model, images, q, z, one_hot=None):
+    """log p(x|z) + log p(z) - log q(z|x) for z of shape (chunk, batch, latent_dim).
+
+    Given one-hot labels (batch, C): log p(x|y, z) + log p(z) - log q(z|x, y).
+    """
     shape = tf.shape(z)
-    params = model.decoder(tf.reshape(z, [-1, model.latent_dim]))
+    z_rows = tf.reshape(z, [-1, model.latent_dim])  # sample-major, as tf.tile repeats
+    params = model.decoder(z_rows if one_hot is None else [z_rows, tf.tile(one_hot, [shape[0], 1])])
     params = tf.reshape(params, tf.concat([shape[:2], tf.shape(params)[1:]], axis=0))
     log_px_z = model.likelihood.distribution(params).log_prob(images)
     return log_px_z + objectives.prior(model.latent_dim).log_prob(z) - q.log_prob(z)
@@ -366,6 +458,10 @@ def _check_inputs(model, images):
             "keras_vae.VAE)", f"{type(model).__name__} without {', '.join(missing)}",
         )
     return validation.check_array("images", images, tuple(model.data_shape), _unit_interval(model))
+
+
+def _is_conditional(model):
+    return all(hasattr(model, name) for name in _CONDITIONAL)
 
 
 def _unit_interval(model):

@@ -13,6 +13,13 @@ are named `images` for an image model and `x` for vectors and sequences (`data_n
                                                 the caller (no random op inside)
     reconstruct  images                      -> images: decode(z_mean)
     serving_default = reconstruct
+
+A `keras_vae.ConditionalVAE` takes the class too: `encode`, `decode`, `sample` and
+`reconstruct` have a second input `labels`, int32 (batch,), one class in [0, C) per
+example (one-hot inside the graph; a label outside it selects no class), and one more
+signature gives q(y|x):
+
+    classify     images                      -> probabilities (batch, C)
 """
 
 import json
@@ -26,6 +33,8 @@ import tensorflow as tf
 from keras_vae import files, validation
 
 SIGNATURES = ("reconstruct", "encode", "decode", "sample")
+#: Those of a `keras_vae.ConditionalVAE` (all but `classify` also take `labels`).
+CONDITIONAL_SIGNATURES = (*SIGNATURES, "classify")
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
 #: Max abs difference from the Keras model an export must stay within, by quantization...
 TOLERANCE = {None: 1e-5, "float16": 1e-3, "dynamic_int8": 1e-2}
@@ -39,7 +48,8 @@ def saved_model(model, base_dir, version=None):
 
     Args:
         model: a `keras_vae.VAE` (anything with `posterior_parameters`, `encode`,
-            `decode`, `reconstruct`, `decoder`, `likelihood`, `data_shape`, `latent_dim`).
+            `decode`, `reconstruct`, `decoder`, `likelihood`, `data_shape`, `latent_dim`),
+            or a `keras_vae.ConditionalVAE` (see the module's signatures).
         base_dir: the model's base path, as given to TF Serving.
         version: int >= 1; `None` takes the next after the highest existing version.
 
@@ -79,7 +89,7 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
     instead of publishing a second version.
 
     Args:
-        model: a `keras_vae.VAE`.
+        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
         base_dir: the model's base path, as given to TF Serving.
         version: int >= 1, or None for the next free one.
         tflite_files: also write the TFLite files.
@@ -110,7 +120,7 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
     paths = None
     if tflite_files:
         out_dir = os.path.join(base_dir, "tflite", str(version))
-        paths = {part: os.path.join(out_dir, f"{part}.tflite") for part in ("encoder", "decoder")}
+        paths = {part: os.path.join(out_dir, f"{part}.tflite") for part in _tflite_parts(model)}
         if not all(os.path.isfile(p) for p in paths.values()):
             paths = tflite(model, out_dir, quantization=quantization)
     os.remove(record_path)
@@ -120,22 +130,24 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
 def tflite(model, out_dir, quantization=None):
     """Writes `encoder.tflite` (signature `encode`) and `decoder.tflite` (`decode`, `sample`).
 
+    A `keras_vae.ConditionalVAE` also gets `classifier.tflite` (`classify`); its
+    `encode`, `decode` and `sample` take int32 `labels` as in the SavedModel.
     Converted from the SavedModel signatures with builtin ops only, then run in
     LiteRT against the Keras model before they are moved into `out_dir`.
 
     Args:
-        model: a `keras_vae.VAE`.
-        out_dir: directory for the two files (created if needed).
+        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
+        out_dir: directory for the files (created if needed).
         quantization: `None` (float32), `"float16"` or `"dynamic_int8"`.
 
     Returns:
-        dict `{"encoder": path, "decoder": path}`.
+        dict `{"encoder": path, "decoder": path}` (and `"classifier"`).
     """
     _check_vae(model)
     validation.check_choice("quantization", quantization, QUANTIZATIONS)
     out_dir = os.path.abspath(os.fspath(out_dir))
     _make_dirs(out_dir)
-    parts = {"encoder": ["encode"], "decoder": ["decode", "sample"]}
+    parts = _tflite_parts(model)
     paths = {}
     files.remove_leftovers(out_dir, dirs_named=".tmp-tflite-*")  # a killed export's
     with files.staging_dir(out_dir, "tflite") as tmp:
@@ -169,60 +181,90 @@ def check_saved_model(model, path, tolerance=None):
     """Raises AssertionError unless every signature at `path` matches the Keras model."""
     tolerance = tolerance if tolerance is not None else max_difference(model)
     loaded = tf.saved_model.load(path)
-    x, z = _probe_inputs(model)
-    name = data_name(model)
-    expected = _keras_outputs(model, x, z)
-    got = {
-        "encode": loaded.signatures["encode"](**{name: x}),
-        "decode": loaded.signatures["decode"](z=z),
-        "sample": loaded.signatures["sample"](eps=z),
-        "reconstruct": loaded.signatures["reconstruct"](**{name: x}),
-    }
-    _compare(expected, {k: {n: t.numpy() for n, t in v.items()} for k, v in got.items()},
-             tolerance, path)  # fmt: skip
+    inputs, expected = _expected_outputs(model)
+    got = {}
+    for signature in expected:
+        if signature in loaded.signatures:
+            function = loaded.signatures[signature]
+            given = {n: inputs[n] for n in function.structured_input_signature[1]}
+            got[signature] = {n: t.numpy() for n, t in function(**given).items()}
+    _compare(expected, got, tolerance, path)
 
 
 def check_tflite(model, paths, tolerance):
     """Raises AssertionError unless the LiteRT signature runners match the Keras model."""
     from ai_edge_litert.interpreter import Interpreter
 
-    x, z = _probe_inputs(model)
-    expected = _keras_outputs(model, x, z)
-    encoder = Interpreter(model_path=paths["encoder"]).get_signature_runner("encode")
-    decoder = Interpreter(model_path=paths["decoder"])
-    got = {
-        "encode": encoder(**{data_name(model): x}),
-        "decode": decoder.get_signature_runner("decode")(z=z),
-        "sample": decoder.get_signature_runner("sample")(eps=z),
-    }
+    inputs, expected = _expected_outputs(model)
     del expected["reconstruct"]
-    _compare(expected, got, tolerance, paths["decoder"])
+    got = {}
+    for path in paths.values():
+        interpreter = Interpreter(model_path=path)
+        for signature, details in interpreter.get_signature_list().items():
+            runner = interpreter.get_signature_runner(signature)
+            got[signature] = runner(**{n: inputs[n] for n in details["inputs"]})
+    _compare(expected, got, tolerance, os.path.dirname(paths["decoder"]))
 
 
 def _write_saved_model(model, path):
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The first endpoint is also served as "serving_default".
+    for signature, (function, input_signature) in _endpoints(model).items():
+        archive.add_endpoint(signature, function, input_signature=input_signature)
+    archive.write_out(path, verbose=False)
+
+
+def _endpoints(model):
+    """{signature: (function, input specs)}, `reconstruct` first."""
     name = data_name(model)
     x = tf.TensorSpec([None, *model.data_shape], tf.float32, name=name)
     z = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
     eps = tf.TensorSpec([None, model.latent_dim], tf.float32, name="eps")
+    conditional = _is_conditional(model)
+    # A ConditionalVAE's functions take `labels` too; a VAE's leave it None.
+    labels = [tf.TensorSpec([None], tf.int32, name="labels")] if conditional else []
 
-    def encode(x):
-        z_mean, z_log_var = model.posterior_parameters(x)
+    def encode(x, labels=None):
+        given = {} if labels is None else {"labels": labels}
+        z_mean, z_log_var = model.posterior_parameters(x, **given)
         return {"z_mean": z_mean, "z_log_var": z_log_var}
 
-    def decode(z):
-        return {name: model.likelihood.mean(model.decoder(z, training=False))}
+    def decode(z, labels=None):
+        inputs = z if labels is None else [z, model._one_hot(labels)]
+        return {name: model.likelihood.mean(model.decoder(inputs, training=False))}
 
-    def reconstruct(x):
-        return decode(encode(x)["z_mean"])
+    def reconstruct(x, labels=None):
+        return decode(encode(x, labels)["z_mean"], labels)
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    # The first endpoint is also served as "serving_default".
-    archive.add_endpoint("reconstruct", reconstruct, input_signature=[x])
-    archive.add_endpoint("encode", encode, input_signature=[x])
-    archive.add_endpoint("decode", decode, input_signature=[z])
-    archive.add_endpoint("sample", lambda eps: decode(eps), input_signature=[eps])
-    archive.write_out(path, verbose=False)
+    def sample(eps, labels=None):
+        return decode(eps, labels)
+
+    def classify(x):
+        logits = tf.cast(model.classifier(x, training=False), tf.float32)
+        return {"probabilities": tf.nn.softmax(logits)}
+
+    endpoints = {
+        "reconstruct": (reconstruct, [x, *labels]),
+        "encode": (encode, [x, *labels]),
+        "decode": (decode, [z, *labels]),
+        "sample": (sample, [eps, *labels]),
+    }
+    if conditional:
+        endpoints["classify"] = (classify, [x])
+    return endpoints
+
+
+def _tflite_parts(model):
+    """{file name stem: its signatures}."""
+    parts = {"encoder": ["encode"], "decoder": ["decode", "sample"]}
+    if _is_conditional(model):
+        parts["classifier"] = ["classify"]
+    return parts
+
+
+def _is_conditional(model):
+    return hasattr(model, "classify") and hasattr(model, "num_classes")
 
 
 def _convert(saved_model_dir, signature_keys, quantization):
@@ -244,20 +286,36 @@ def _probe_inputs(model, batch=3):
     return x, z
 
 
-def _keras_outputs(model, x, z):
+def _expected_outputs(model):
+    """(every signature input by name, the Keras model's outputs by signature)."""
+    x, z = _probe_inputs(model)
+    inputs = {data_name(model): x, "z": z, "eps": z}
+    if not _is_conditional(model):
+        return inputs, _keras_outputs(model, x, z)
+    inputs["labels"] = (np.arange(len(x)) % model.num_classes).astype(np.int32)
+    return inputs, _keras_outputs(model, x, z, inputs["labels"])
+
+
+def _keras_outputs(model, x, z, labels=None):
     name = data_name(model)
-    z_mean, z_log_var = (t.numpy() for t in model.encode(x))
-    decoded = model.decode(z).numpy()
-    return {
+    given = {} if labels is None else {"labels": labels}
+    z_mean, z_log_var = (t.numpy() for t in model.encode(x, **given))
+    decoded = model.decode(z, **given).numpy()
+    outputs = {
         "encode": {"z_mean": z_mean, "z_log_var": z_log_var},
         "decode": {name: decoded},
         "sample": {name: decoded},
-        "reconstruct": {name: model.reconstruct(x).numpy()},
+        "reconstruct": {name: model.reconstruct(x, **given).numpy()},
     }
+    if labels is not None:
+        outputs["classify"] = {"probabilities": model.classify(x).numpy()}
+    return outputs
 
 
 def _compare(expected, got, tolerance, where):
     for signature, outputs in expected.items():
+        if signature not in got:
+            raise AssertionError(f"Export check failed for {where}: no signature {signature!r}.")
         for name, want in outputs.items():
             error = float(np.max(np.abs(np.asarray(got[signature][name]) - want)))
             if not error <= tolerance:
@@ -270,6 +328,8 @@ def _compare(expected, got, tolerance, where):
 def _check_vae(model):
     needed = ("posterior_parameters", "encode", "decode", "reconstruct", "decoder", "likelihood",
               "data_shape", "latent_dim")  # fmt: skip
+    if _is_conditional(model):
+        needed += ("classifier",)
     missing = [a for a in needed if not hasattr(model, a)]
     if missing:
         raise validation.invalid("model", "a keras_vae.VAE", f"a {type(model).__name__} without {missing}")

@@ -3,16 +3,18 @@
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 import keras_vae
-from keras_vae import cli, training
+from keras_vae import cli, evaluate, training
 
 WITH_IMAGES = ["--epochs", "1", "--num-examples", "256", "--batch-size", "64", "--latent-dim",
                "4", "--verbose", "0", "--export-dir", ""]  # fmt: skip
@@ -191,3 +193,105 @@ def test_console_script_and_module_entry_point(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "held-out: loss" in done.stdout
     assert (run / "model.keras").is_file()
+
+
+# --------------------------------------------------- runs of a ConditionalVAE (M2)
+
+
+@pytest.fixture(scope="module")
+def conditional_run(tmp_path_factory):
+    """A run directory holding a tiny trained ConditionalVAE, and an .npz of labelled images."""
+    root = tmp_path_factory.mktemp("conditional")
+    rng = np.random.default_rng(0)
+    pixels = (rng.uniform(size=(32, 8, 8)) * 255).astype(np.uint8)
+    labels = rng.integers(0, 3, size=32).astype(np.uint8)
+    np.savez(root / "test.npz", images=pixels, labels=labels)
+    model = keras_vae.ConditionalVAE(num_classes=3, latent_dim=2, input_shape=(8, 8, 1),
+                                     encoder_filters=(4,), dense_units=8, seed=0)  # fmt: skip
+    model.compile(optimizer="adam")
+    x = (pixels[..., None] / 255).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, labels.astype("int32"))).batch(32)
+    model.fit(dataset, epochs=1, verbose=0)
+    (root / "run").mkdir()
+    keras_vae.files.save_model(model, root / "run" / "model.keras")
+    return root
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("plain") / "run"
+    run.mkdir()
+    model = keras_vae.VAE(latent_dim=2, input_shape=(8, 8, 1), encoder_filters=(4,), dense_units=8)
+    keras_vae.files.save_model(model, run / "model.keras")
+    return run
+
+
+def test_evaluate_a_conditional_run_reports_its_classification_error(conditional_run, capsys):
+    run, data = conditional_run / "run", str(conditional_run / "test.npz")
+    args = ["evaluate", str(run), "--data", data, "--num-samples", "4", "--limit", "20"]
+    assert cli.main([*args, "--labels-key", "labels"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    model = keras.models.load_model(run / "model.keras", safe_mode=True)
+    images = keras_vae.data.read_images(data)[:20]
+    expected = evaluate.classification_error(model, images, np.load(data)["labels"][:20])
+    assert result["classification_error"] == expected and result["num_images"] == 20
+    assert result["nll"] <= result["neg_elbo"] + 1e-3
+    assert cli.main(args) == 0  # without labels: the likelihoods only
+    assert "classification_error" not in json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.parametrize(
+    "which, extra, match",
+    [
+        ("plain", ["--labels-key", "labels"], "labels_key.*only for a keras_vae.ConditionalVAE"),
+        ("conditional", ["--labels-key", "digits"], r"in .*\['images', 'labels'\].*'digits'"),
+        ("conditional", ["--labels-key", "images"], r"labels.shape.*\(32, 8, 8\)"),
+    ],
+)
+def test_evaluate_labels_key_errors_in_one_line(conditional_run, plain_run, capsys, which, extra,
+                                                match):  # fmt: skip
+    run = plain_run if which == "plain" else conditional_run / "run"
+    args = ["evaluate", str(run), "--data", str(conditional_run / "test.npz"), "--num-samples", "2"]
+    assert cli.main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err) and err.count("\n") == 1, err
+
+
+def test_sample_one_class_or_random_classes(conditional_run, tmp_path, capsys):
+    run = conditional_run / "run"
+    model = keras.models.load_model(run / "model.keras", safe_mode=True)
+    out = tmp_path / "twos.npy"
+    assert cli.main(["sample", str(run), "--label", "2", "--n", "5", "--out", str(out)]) == 0
+    assert "5 samples of class 2" in capsys.readouterr().out
+    np.testing.assert_allclose(np.load(out), model.sample(5, labels=2, seed=0), atol=1e-6)
+    assert cli.main(["sample", str(run), "--n", "5", "--seed", "3", "--out", str(out)]) == 0
+    np.testing.assert_allclose(np.load(out), model.sample(5, seed=3), atol=1e-6)
+    grid = tmp_path / "grid.png"
+    assert cli.main(["sample", str(run), "--label", "0", "--n", "4", "--out", str(grid)]) == 0
+    assert np.asarray(Image.open(grid)).shape == (2 * 9 - 1, 2 * 9 - 1)
+
+
+@pytest.mark.parametrize("label, match", [("3", r"a class in \[0, 3\).*label=3"),
+                                          ("-1", r"a class in \[0, 3\).*label=-1")])  # fmt: skip
+def test_sample_label_outside_the_classes_fails(conditional_run, tmp_path, capsys, label, match):
+    out = tmp_path / "s.png"
+    args = ["sample", str(conditional_run / "run"), "--label", label, "--out", str(out)]
+    assert cli.main(args) == 2
+    assert re.search(match, capsys.readouterr().err) and not out.exists()
+
+
+def test_sample_label_of_a_plain_vae_fails(plain_run, tmp_path, capsys):
+    args = ["sample", str(plain_run), "--label", "1", "--out", str(tmp_path / "s.png")]
+    assert cli.main(args) == 2
+    assert "argument label. Expected no label: the model is a VAE" in capsys.readouterr().err
+
+
+def test_export_a_conditional_run(conditional_run, tmp_path, capsys):
+    to = tmp_path / "served"
+    assert cli.main(["export", str(conditional_run / "run"), "--to", str(to), "--tflite"]) == 0
+    assert "classifier.tflite" in capsys.readouterr().out
+    assert sorted(os.listdir(to / "tflite" / "1")) == [
+        "classifier.tflite", "decoder.tflite", "encoder.tflite"]  # fmt: skip
+    signatures = tf.saved_model.load(str(to / "1")).signatures
+    assert "classify" in signatures
+    assert "labels" in signatures["decode"].structured_input_signature[1]
