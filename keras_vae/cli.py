@@ -135,9 +135,7 @@ def _evaluate(args):
 
 def _read_labels(args, model):
     """The array `--labels-key` names in the `--data` .npz file, for a conditional model."""
-    import numpy as np
-
-    from keras_vae import validation
+    from keras_vae import data, validation
 
     key = args.labels_key
     if not hasattr(model, "classify"):
@@ -147,14 +145,7 @@ def _read_labels(args, model):
     if not (args.data and args.data.endswith(".npz")):
         given = validation.Described(f"{key!r} with --data {args.data}")
         raise validation.invalid("labels_key", "an array of the .npz file given with --data", given)
-    try:
-        with np.load(args.data, allow_pickle=False) as contents:
-            if key not in contents.files:
-                raise validation.invalid("labels_key", f"one of the arrays in {args.data}: "
-                                         f"{contents.files}", key)  # fmt: skip
-            return contents[key]
-    except (OSError, EOFError) as error:  # missing or unreadable: the images' reader says which
-        raise ValueError(f"Could not read labels from {args.data}: {error}") from None
+    return data.read_labels(args.data, key)
 
 
 def _model_file(path):

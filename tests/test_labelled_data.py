@@ -99,7 +99,7 @@ def test_npz_labels(tmp_path):
     with pytest.raises(ValueError, match=r"argument labels_key.*\['images', 'labels'\].*'nope'"):
         data.from_npz(tmp_path / "d.npz", labels_key="nope")
     np.savez(tmp_path / "f.npz", images=images, labels=labels.astype(np.float32))
-    with pytest.raises(ValueError, match=r"labels \('labels' in .*f\.npz\)\.dtype.*float32"):
+    with pytest.raises(ValueError, match=r"argument labels\.dtype.*float32"):
         data.read_labels(tmp_path / "f.npz")
 
 

@@ -138,7 +138,7 @@ def read_labels(path, key="labels"):
         raise validation.invalid("labels_key", "None for an .npy file (it holds one array); "
                                  "store images and labels in one .npz", key)  # fmt: skip
     labels = _read_npz(path, key, "labels_key")
-    return validation.check_labels(f"labels ({key!r} in {path})", labels, require_labelled=False)
+    return validation.check_labels("labels", labels, require_labelled=False)
 
 
 def from_directory(path, image_size=None, channels=None, **options):
