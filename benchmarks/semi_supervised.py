@@ -199,11 +199,19 @@ def main():
             print(f"draw {draw} preset: {result}", flush=True)
             if args.save and draw == 0:
                 model.save(args.save)
-    print("\nmethod      " + "  ".join(f"{k:>22}" for k in ("test error", "seconds", "other")))
+    print(f"\n| method | test error (mean ± std) | training s (mean) | draws | other |")
+    print("| --- | --- | --- | --- | --- |")
     for method, results in rows.items():
-        keys = sorted({k for r in results for k in r})
-        summary = {k: (np.mean([r[k] for r in results]), np.std([r[k] for r in results])) for k in keys}
-        print(method, {k: f"{m:.4f} ± {s:.4f}" for k, (m, s) in summary.items()}, f"(n={len(results)})")
+        keys = sorted({k for r in results for k in r} - {"seconds"})
+        stats = {k: (np.mean([r[k] for r in results]), np.std([r[k] for r in results])) for k in keys}
+        main_key = "error" if "error" in stats else "error_knn"
+        others = ", ".join(f"{k} {m:.4f} ± {sd:.4f}" for k, (m, sd) in stats.items() if k != main_key)
+        seconds = np.mean([r["seconds"] for r in results])
+        print(f"| {method} | {stats[main_key][0]:.2%} ± {stats[main_key][1]:.2%} | {seconds:.0f} "
+              f"| {len(results)} | {others} |")
+    if judge_model is not None:
+        print(f"\njudge (conv classifier on the 4,000 labelled training digits): test accuracy "
+              f"{judge_accuracy:.4f}")
 
 
 if __name__ == "__main__":

@@ -138,6 +138,7 @@ def test_train_with_labels_key_trains_a_conditional_vae(tmp_path, capsys):
         (["--labels-key", "nope"], r"argument labels_key.*Received: labels_key='nope'"),
         (["--preset", "mnist_semi_supervised"], r"argument labels_key.*preset 'mnist_semi_supervised' trains a ConditionalVAE"),
         (["--alpha", "2"], r"argument labels_key.*for alpha"),
+        (["--labels-key", "labels", "--num-classes", "3"], r"num_classes.*at least 5.*num_classes=3"),
     ],
 )
 def test_train_refuses_bad_label_settings_before_writing(tmp_path, capsys, extra, message):

@@ -167,6 +167,9 @@ def build_model(config, data_shape, steps_per_epoch=None, num_classes=None):
     if config.conditional:
         model_class = ConditionalVAE
         model_args.setdefault("num_classes", num_classes)
+        if num_classes is not None and model_args["num_classes"] < num_classes:
+            raise validation.invalid("num_classes", f"at least {num_classes} (the data's largest "
+                                     "label + 1)", model_args["num_classes"])  # fmt: skip
     model = model_class(**{**model_args, "seed": config.seed, "input_shape": data_shape,
                            "dtype": config.precision})  # fmt: skip
     jit = config.jit_compile
