@@ -89,7 +89,7 @@ def m1(train_images, train_labels, test_x, test_y, draw, epochs):
     model_args = presets.get("mnist_semi_supervised")["model"]
     recipe = presets.get("mnist_semi_supervised")["train"]
     unconditional = {k: v for k, v in model_args.items()
-                     if k not in ("num_classes", "alpha", "classifier_dropout")}  # fmt: skip
+                     if k not in ("num_classes", "alpha", "classifier_dropout", "beta")}  # fmt: skip
     keras.utils.set_random_seed(draw)
     train = data.from_array(train_images, batch_size=recipe["batch_size"], binarize=True, seed=draw)
     model = keras_vae.VAE(**unconditional, seed=draw)
