@@ -63,8 +63,11 @@ def _train(args):
     m = result["metrics"]
     print(
         f"held-out: loss {m['loss']:.2f} nats/example, reconstruction "
-        f"{m['reconstruction_loss']:.2f}, KL {m['kl_loss']:.2f}  ->  {result['run_dir']}"
-    )
+        f"{m['reconstruction_loss']:.2f}, KL {m['kl_loss']:.2f}"
+        + (f", classifier accuracy {m['accuracy']:.4f} on the labelled"
+           if "accuracy" in m and m["accuracy"] == m["accuracy"] else "")  # NaN: none labelled
+        + f"  ->  {result['run_dir']}"
+    )  # fmt: skip
     if os.path.isdir(os.path.join(result["run_dir"], "images")):
         run_dir = result["run_dir"]
         print(f"pictures: {os.path.join(run_dir, 'images')}  "

@@ -148,3 +148,19 @@ def test_train_refuses_bad_label_settings_before_writing(tmp_path, capsys, extra
     assert cli.main(["train", "--data", str(tmp_path / "d.npz"), *extra, "--out", str(run)]) != 0
     assert __import__("re").search(message, capsys.readouterr().err)
     assert not run.exists()
+
+
+def test_the_semi_supervised_preset_trains_from_the_command_line(tmp_path, capsys):
+    images, labels = digits(96, labelled=20)
+    labels[:20] = np.arange(20) % 10
+    labels[-9:] = np.arange(9)  # the held-out tenth has labels too
+    np.savez(tmp_path / "d.npz", images=np.kron(images, np.ones((1, 4, 4), np.uint8))[:, 2:30, 2:30],
+             labels=labels)  # fmt: skip
+    run = tmp_path / "run"
+    args = ["train", "--preset", "mnist_semi_supervised", "--data", str(tmp_path / "d.npz"),
+            "--labels-key", "labels", "--epochs", "1", "--verbose", "0", "--export-dir", "",
+            "--no-images", "--out", str(run)]  # fmt: skip
+    assert cli.main(args) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["num_classes"], config["alpha"], config["labelled_shift"]) == (10, 20.0, 2)
+    assert "classifier accuracy" in capsys.readouterr().out
