@@ -16,10 +16,10 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 CELL_TIMEOUT = 300
 
 
-def test_there_are_four_notebooks():
+def test_there_are_five_notebooks():
     names = [os.path.basename(path) for path in NOTEBOOKS]
     assert names == ["01_quickstart.ipynb", "02_latent_space.ipynb", "03_export_and_serve.ipynb",
-                     "04_tabular_anomaly.ipynb"]
+                     "04_semi_supervised.ipynb", "05_tabular_anomaly.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

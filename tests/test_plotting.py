@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import keras_vae
-from keras_vae.visualization import plotting
+from keras_vae.visualization import latent, plotting
 
 
 class RecordingModel:
@@ -133,3 +133,76 @@ def test_latent_scatter_of_a_2d_latent_uses_the_latent_axes():
     assert figure.axes[0].get_xlabel() == "z[0]"
     with pytest.raises(ValueError, match="one label per image"):
         plotting.latent_scatter(stub, np.zeros((10, 4, 4, 1)), labels=np.arange(3))
+
+
+@pytest.fixture(scope="module")
+def conditional():
+    """An untrained tiny ConditionalVAE (3 classes, latent_dim=2, 8x8 images)."""
+    return keras_vae.ConditionalVAE(num_classes=3, latent_dim=2, input_shape=(8, 8, 1),
+                                    encoder_filters=(4,), dense_units=8, seed=0)  # fmt: skip
+
+
+def _pixels(images):
+    return np.round(np.clip(np.asarray(images), 0, 1) * 255).astype(np.uint8)
+
+
+def _tile(grid, row, column, size=8):
+    top, left = row * (size + 1), column * (size + 1)
+    return grid[top : top + size, left : left + size]
+
+
+def test_class_grid_has_one_row_per_class_and_one_z_per_column(conditional):
+    grid = plotting.class_grid(conditional, styles=4, seed=3)
+    assert grid.shape == (3 * 9 - 1, 4 * 9 - 1, 1) and grid.dtype == np.uint8
+    z = latent.prior_latents(4, 2, seed=3)  # the columns' draws
+    for label in range(3):
+        expected = _pixels(conditional.decode(z, label))  # every column's z, decoded as `label`
+        for column in range(4):
+            np.testing.assert_array_equal(_tile(grid, label, column), expected[column])
+    assert not np.array_equal(_tile(grid, 0, 0), _tile(grid, 1, 0))  # the class changes the image
+    assert not np.array_equal(_tile(grid, 0, 0), _tile(grid, 0, 1))  # and so does z
+    np.testing.assert_array_equal(grid, plotting.class_grid(conditional, styles=4, seed=3))
+
+
+def test_analogy_grid_starts_each_row_with_its_input_then_every_class(conditional):
+    images = np.random.default_rng(4).uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    labels = np.array([2, 0])
+    grid = plotting.analogy_grid(conditional, images, labels)
+    assert grid.shape == (2 * 9 - 1, 4 * 9 - 1, 1)
+    for row in range(2):
+        np.testing.assert_array_equal(_tile(grid, row, 0), _pixels(images[row]))
+        z = np.asarray(conditional.encode(images[row : row + 1], labels=labels[row])[0])  # q(z|x, y)
+        for label in range(3):
+            expected = _pixels(conditional.decode(z, label))[0]
+            np.testing.assert_array_equal(_tile(grid, row, 1 + label), expected)
+    guesses = np.argmax(conditional.classify(images), axis=-1)  # no labels: the classifier's
+    np.testing.assert_array_equal(plotting.analogy_grid(conditional, images),
+                                  plotting.analogy_grid(conditional, images, guesses))  # fmt: skip
+
+
+def test_conditional_reconstructions_use_the_classifiers_guess(conditional):
+    images = np.random.default_rng(5).uniform(size=(3, 8, 8, 1)).astype(np.float32)
+    grid = plotting.reconstruction_grid(conditional, images, columns=3)
+    np.testing.assert_array_equal(grid[9:17, :8], _pixels(conditional.reconstruct(images))[0])
+
+
+@pytest.mark.parametrize(
+    "draw, message",
+    [
+        (lambda m, v, x: plotting.class_grid(v), r"model.*class-conditional.*Received: model=a VAE"),
+        (lambda m, v, x: plotting.analogy_grid(v, x), r"model.*class-conditional"),
+        (lambda m, v, x: plotting.class_grid(m, styles=0), "argument styles"),
+        (lambda m, v, x: plotting.analogy_grid(m, x, labels=[0, 3]), r"labels.*\[0, 3\)"),
+        (lambda m, v, x: plotting.analogy_grid(m, x, labels=[0, -1]), r"labels.*\[0, 3\)"),
+        (lambda m, v, x: plotting.analogy_grid(m, x, labels=[0]), "2 labels, one per example"),
+        (lambda m, v, x: plotting.analogy_grid(m, x[0]), "argument images"),
+        (lambda m, v, x: latent.decode(m, np.zeros((2, 2))), r"labels.*classes to decode with"),
+        (lambda m, v, x: latent.decode(m, np.zeros((2, 2)), [0, 1, 2]), r"labels.shape"),
+        (lambda m, v, x: latent.encode_mean(v, x, labels=[0, 1]), r"labels.*without classes"),
+    ],
+)
+def test_class_pictures_refuse_plain_models_and_bad_arguments(conditional, draw, message):
+    plain = keras_vae.VAE(latent_dim=2, input_shape=(8, 8, 1), encoder_filters=(4,),
+                          dense_units=8, seed=0)  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        draw(conditional, plain, np.zeros((2, 8, 8, 1), np.float32))

@@ -13,6 +13,7 @@ from PIL import Image
 import keras_vae
 from keras_vae.data import shapes
 from keras_vae.visualization import callbacks as visualize
+from keras_vae.visualization import plotting
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +154,100 @@ def test_dims_that_the_model_lacks_fail_before_training(images, make, latent_dim
     with pytest.raises(ValueError, match=message):
         _fit(images[:64], [callback], latent_dim=latent_dim)
     assert callback.last_image is None
+
+
+@pytest.fixture(scope="module")
+def labelled():
+    """128 shapes of 16x16 pixels and their classes (4 shapes)."""
+    images, factors = shapes.generate(128, image_size=16, seed=5)
+    return images, factors["shape"].astype(np.int32)
+
+
+def _conditional(num_classes=4):
+    keras.utils.set_random_seed(0)
+    model = keras_vae.ConditionalVAE(num_classes=num_classes, latent_dim=2, input_shape=(16, 16, 1),
+                                     encoder_filters=(4,), dense_units=8, seed=0)  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    return model
+
+
+def _labelled_batches(images, labels):
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(64)
+
+
+def test_class_callbacks_write_pngs_and_summaries(labelled, tmp_path):
+    images, labels = labelled
+    where = dict(image_dir=tmp_path / "png", log_dir=tmp_path / "logs")
+    samples = visualize.ClassSamples(styles=5, seed=1, **where)
+    analogies = visualize.Analogies(images[:3], labels=labels[:3], **where)
+    model = _conditional()
+    model.fit(_labelled_batches(images, labels), epochs=2, verbose=0, callbacks=[samples, analogies])
+    assert sorted(os.listdir(tmp_path / "png")) == [
+        f"{name}_epoch_{epoch:04d}.png" for name in ("analogies", "class_samples") for epoch in (1, 2)
+    ]
+    pixels = _read_png(tmp_path / "png" / "class_samples_epoch_0002.png")
+    assert pixels.shape == (4 * 17 - 1, 5 * 17 - 1)  # one row per class, one column per z
+    np.testing.assert_array_equal(pixels[..., None], plotting.class_grid(model, 5, seed=1))
+    pixels = _read_png(tmp_path / "png" / "analogies_epoch_0002.png")
+    assert pixels.shape == (3 * 17 - 1, 5 * 17 - 1)  # the input, then every class
+    np.testing.assert_array_equal(pixels[:16, :16], np.round(images[0, ..., 0] * 255))
+    events = glob.glob(str(tmp_path / "logs" / "images" / "events.out.tfevents.*"))
+    steps = {}
+    for event in tf.compat.v1.train.summary_iterator(events[0]):
+        for value in event.summary.value:
+            steps.setdefault(value.tag, []).append(event.step)
+    assert steps == {"class_samples": [0, 1], "analogies": [0, 1]}
+
+
+def test_default_callbacks_of_a_conditional_model(labelled, tmp_path):
+    images, labels = labelled
+    model = _conditional()
+    callbacks = visualize.default_callbacks(_labelled_batches(images, labels), image_dir=tmp_path,
+                                            model=model)  # fmt: skip
+    assert [type(c) for c in callbacks] == [
+        visualize.ReconstructionGrid, visualize.ClassSamples, visualize.Analogies
+    ]
+    np.testing.assert_array_equal(callbacks[2].labels, labels[:8])  # the dataset's own labels
+    model.fit(_labelled_batches(images, labels), epochs=1, verbose=0, callbacks=callbacks)
+    assert len(os.listdir(tmp_path)) == 3 and all(c.last_image is not None for c in callbacks)
+    unlabelled = np.where(np.arange(128) % 2, -1, labels)  # -1 among the first 8: guesses
+    assert visualize.default_callbacks(images, model=model, labels=unlabelled)[2].labels is None
+    plain = visualize.default_callbacks(images, model=keras_vae.VAE(latent_dim=2, seed=0))
+    assert [type(c) for c in plain][1:] == [visualize.PriorSamples, visualize.LatentManifold]
+
+
+@pytest.mark.parametrize(
+    "make, conditional, message",
+    [
+        (lambda x: visualize.ClassSamples(), False, r"model.*class-conditional.*ClassSamples"),
+        (lambda x: visualize.Analogies(x[:2]), False, r"model.*class-conditional.*Analogies"),
+        (lambda x: visualize.PriorSamples(n=4), True, r"model.*without classes for PriorSamples"),
+        (lambda x: visualize.LatentManifold(), True, r"without classes for LatentManifold"),
+        (lambda x: visualize.Analogies(x[:2], labels=[0, 4]), True, r"labels.*\[0, 4\)"),
+    ],
+)
+def test_class_pictures_need_a_class_conditional_model(labelled, make, conditional, message):
+    images, labels = labelled
+    callback = make(images)
+    if conditional:
+        model, data = _conditional(), _labelled_batches(images[:64], labels[:64])
+    else:
+        model, data = keras_vae.VAE(latent_dim=2, input_shape=(16, 16, 1), seed=0), images[:64]
+        model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=message):
+        model.fit(data, epochs=1, verbose=0, callbacks=[callback])
+    assert callback.last_image is None
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda x: visualize.ClassSamples(styles=0), "argument styles"),
+        (lambda x: visualize.Analogies(x[0]), "argument images"),
+        (lambda x: visualize.Analogies(x[:2], labels=[0]), "2 labels, one per example"),
+        (lambda x: visualize.Analogies(x[:2], labels=[0, -1]), r"labels.*>= 0"),
+    ],
+)
+def test_bad_class_picture_arguments_fail_at_construction(labelled, make, message):
+    with pytest.raises(ValueError, match=message):
+        make(labelled[0])

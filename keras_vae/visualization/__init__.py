@@ -6,11 +6,12 @@
 
 from keras_vae.visualization import latent, plotting
 from keras_vae.visualization.callbacks import (
-    ImageCallback, Interpolation, LatentManifold, LatentScatter, LatentTraversal, PriorSamples,
-    ReconstructionGrid, default_callbacks,
+    Analogies, ClassSamples, ImageCallback, Interpolation, LatentManifold, LatentScatter,
+    LatentTraversal, PriorSamples, ReconstructionGrid, default_callbacks,
 )
 
 __all__ = [
     "ImageCallback", "ReconstructionGrid", "PriorSamples", "LatentManifold", "LatentScatter",
-    "Interpolation", "LatentTraversal", "default_callbacks", "plotting", "latent",
+    "Interpolation", "LatentTraversal", "ClassSamples", "Analogies", "default_callbacks",
+    "plotting", "latent",
 ]

@@ -11,93 +11,18 @@ Callbacks only read the model (posterior means, no sampling ops) and draw their 
 from NumPy, so training gives the same weights with and without them.
 """
 
-import os
-import time
-import weakref
-
-import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import files, validation
+from keras_vae import validation
 from keras_vae.visualization import latent, plotting
+from keras_vae.visualization.image_callback import ImageCallback, write_image_summary
 
-# One summary writer per directory, shared by all callbacks writing there: TensorBoard
-# reads only the newest event file of a directory while it is being written.
-_WRITERS = weakref.WeakValueDictionary()
-
-
-class ImageCallback(keras.callbacks.Callback):
-    """Base of the visualization callbacks: when to draw, and where the image goes.
-
-    Subclasses implement `render()`, returning a uint8 image (H, W, 1 or 3).
-
-    Args:
-        image_dir: directory for PNG files (created if needed), or None.
-        log_dir: TensorBoard log directory (summaries go to `log_dir/images`), or None.
-        every_n_epochs: draw after every n-th epoch, an int >= 1.
-        name: file prefix and TensorBoard tag (default: the class's `default_name`).
-        show: display each image inline (in a notebook, via IPython).
-
-    Example:
-
-    >>> class Means(ImageCallback):
-    ...     def render(self):
-    ...         return plotting.image_grid(self.model.decode(np.zeros((1, self.model.latent_dim))))
-    >>> model.fit(train, epochs=3, callbacks=[Means(image_dir="images", name="origin")])
-    """
-
-    default_name = "images"
-
-    def __init__(self, image_dir=None, log_dir=None, every_n_epochs=1, name=None, show=False):
-        super().__init__()
-        self.image_dir = None if image_dir is None else os.fspath(image_dir)
-        self.log_dir = None if log_dir is None else os.fspath(log_dir)
-        self.every_n_epochs = validation.check_int("every_n_epochs", every_n_epochs, minimum=1)
-        self.name = name or self.default_name
-        self.show = show
-        self.last_image = None
-        self.seconds = 0.0  # time spent drawing and writing, for overhead checks
-        self._writer = None
-
-    def render(self):
-        """Returns the current image as a uint8 array (H, W, C)."""
-        raise NotImplementedError
-
-    def check_model(self, model):
-        """Raises ValueError if the callback cannot draw `model` (e.g. bad latent dims)."""
-
-    def on_train_begin(self, logs=None):
-        self.check_model(self.model)
-        if self.image_dir is not None:
-            os.makedirs(self.image_dir, exist_ok=True)
-        if self.log_dir is not None and self._writer is None:
-            self._writer = _summary_writer(os.path.join(self.log_dir, "images"))
-
-    def on_epoch_end(self, epoch, logs=None):
-        if (epoch + 1) % self.every_n_epochs:
-            return
-        start = time.perf_counter()
-        self.last_image = self.render()
-        self.write(self.last_image, epoch)
-        self.seconds += time.perf_counter() - start
-
-    def write(self, image, epoch):
-        """Sends `image` to the PNG folder, TensorBoard and the notebook, as configured."""
-        if self.image_dir is None and self._writer is None and not self.show:
-            return
-        png = plotting.encode_png(image, compress_level=1)
-        if self.image_dir is not None:
-            path = os.path.join(self.image_dir, f"{self.name}_epoch_{epoch + 1:04d}.png")
-            with files.atomic_path(path, suffix=".png") as tmp:
-                with open(tmp, "wb") as f:
-                    f.write(png)
-        if self._writer is not None:
-            write_image_summary(self._writer, self.name, image, step=epoch)
-        if self.show:
-            from IPython import display
-
-            display.display(display.Image(data=png, format="png"))
+__all__ = [
+    "ImageCallback", "ReconstructionGrid", "PriorSamples", "LatentManifold", "LatentScatter",
+    "Interpolation", "LatentTraversal", "ClassSamples", "Analogies", "default_callbacks",
+    "write_image_summary",
+]
 
 
 class ReconstructionGrid(ImageCallback):
@@ -139,6 +64,7 @@ class PriorSamples(ImageCallback):
     """
 
     default_name = "prior_samples"
+    needs_classes = False
 
     def __init__(self, n=64, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -170,6 +96,7 @@ class LatentManifold(ImageCallback):
     """
 
     default_name = "manifold"
+    needs_classes = False
 
     def __init__(self, grid=20, dims=(0, 1), images=None, **kwargs):
         super().__init__(**kwargs)
@@ -240,6 +167,7 @@ class Interpolation(ImageCallback):
     """
 
     default_name = "interpolation"
+    needs_classes = False
 
     def __init__(self, a, b, steps=10, spherical=False, **kwargs):
         super().__init__(**kwargs)
@@ -270,6 +198,7 @@ class LatentTraversal(ImageCallback):
     """
 
     default_name = "traversal"
+    needs_classes = False
 
     def __init__(self, image, dims=None, span=3.0, steps=9, **kwargs):
         super().__init__(**kwargs)
@@ -287,63 +216,121 @@ class LatentTraversal(ImageCallback):
         return plotting.traversal_grid(self.model, self.image, self.dims, self.span, self.steps)
 
 
-def default_callbacks(images, image_dir=None, log_dir=None, every_n_epochs=1):
+class ClassSamples(ImageCallback):
+    """A conditional model's samples, one row per class, the same z down each column
+    (`plotting.class_grid`); the same draws every epoch.
+
+    Args:
+        styles: columns, each a draw z ~ N(0, I).
+        seed: seed of the draws (NumPy's generator: training's randomness is untouched).
+        **kwargs: as in `ImageCallback`.
+
+    Example:
+
+    >>> model.fit(train, epochs=10, callbacks=[ClassSamples(styles=8, image_dir="images")])
+    """
+
+    default_name = "class_samples"
+    needs_classes = True
+
+    def __init__(self, styles=8, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.styles = validation.check_int("styles", styles, minimum=1)
+        self.seed = seed
+
+    def render(self):
+        return plotting.class_grid(self.model, self.styles, self.seed)
+
+
+class Analogies(ImageCallback):
+    """Held-out images (first column) encoded with q(z|x, y) and decoded as every class
+    (`plotting.analogy_grid`, Kingma et al. 2014's Fig. 1).
+
+    Args:
+        images: a few fixed images (N, H, W, C) in [0, 1], e.g. 8 held-out ones.
+        labels: their classes (N,), or None for the classifier's guesses at each drawing.
+        **kwargs: as in `ImageCallback`.
+
+    Example:
+
+    >>> Analogies(val_images[:8], labels=val_labels[:8], image_dir="images")
+    """
+
+    default_name = "analogies"
+    needs_classes = True
+
+    def __init__(self, images, labels=None, **kwargs):
+        super().__init__(**kwargs)
+        self.images = validation.check_images("images", images)
+        self.labels = None if labels is None else validation.check_labels(
+            "labels", labels, len(self.images), allow_unlabelled=False)  # fmt: skip
+
+    def check_model(self, model):
+        if self.labels is not None:
+            validation.check_labels("labels", self.labels, num_classes=model.num_classes,
+                                    allow_unlabelled=False)  # fmt: skip
+
+    def render(self):
+        return plotting.analogy_grid(self.model, self.images, self.labels)
+
+
+def default_callbacks(images, image_dir=None, log_dir=None, every_n_epochs=1, model=None,
+                      labels=None):
     """The visualizations worth watching in every run: reconstructions, prior samples and
-    the manifold of the two most active latent dims.
+    the manifold of the two most active latent dims; for a class-conditional model, samples
+    by class and analogies instead of the last two.
 
     Args:
         images: held-out images (N, H, W, C) in [0, 1], or a `tf.data.Dataset` of such
-            batches: the first 16 are reconstructed, the first 128 rank the latent dims.
+            batches (or of `(images, labels)` batches): the first 16 are reconstructed, the
+            first 128 rank the latent dims, the first 8 are a conditional model's analogies.
         image_dir: directory for PNG files, or None.
         log_dir: TensorBoard log directory, or None.
         every_n_epochs: draw after every n-th epoch.
+        model: the model to be trained; a `keras_vae.ConditionalVAE` gets the class
+            pictures. None: a model without classes.
+        labels: the classes of `images` (N,) for the analogies (a dataset's own labels are
+            used otherwise); None or any -1 among the first 8: the classifier's guesses.
 
     Returns:
-        list of callbacks `[ReconstructionGrid, PriorSamples, LatentManifold]`.
+        list of callbacks `[ReconstructionGrid, PriorSamples, LatentManifold]`, or
+        `[ReconstructionGrid, ClassSamples, Analogies]` for a conditional model.
 
     Example:
 
-    >>> callbacks = default_callbacks(val, image_dir="run/images", log_dir="run/logs")
+    >>> callbacks = default_callbacks(val, image_dir="run/images", log_dir="run/logs", model=model)
     >>> model.fit(train, epochs=10, callbacks=callbacks)
     """
-    images = _first_images(images, 128)
+    images, found = _first_images(images, 128)
     where = {"image_dir": image_dir, "log_dir": log_dir, "every_n_epochs": every_n_epochs}
+    if model is None or not latent.is_conditional(model):
+        return [
+            ReconstructionGrid(images[:16], **where),
+            PriorSamples(n=64, seed=0, **where),
+            LatentManifold(grid=20, dims="active", images=images, **where),
+        ]
+    labels = found if labels is None else validation.check_labels("labels", labels)
+    labels = None if labels is None or (np.asarray(labels[:8]) < 0).any() else labels[:8]
     return [
         ReconstructionGrid(images[:16], **where),
-        PriorSamples(n=64, seed=0, **where),
-        LatentManifold(grid=20, dims="active", images=images, **where),
+        ClassSamples(styles=8, seed=0, **where),
+        Analogies(images[:8], labels=labels, **where),
     ]
 
 
-def write_image_summary(writer, tag, image, step):
-    """Writes one uint8 image (H, W, C) as a TensorBoard image summary, and flushes.
-
-    Example:
-
-    >>> writer = tf.summary.create_file_writer("logs/images")
-    >>> write_image_summary(writer, "grid", grid, step=0)
-    """
-    with writer.as_default():
-        tf.summary.image(tag, np.asarray(image)[None], step=step)
-    writer.flush()
-
-
-def _summary_writer(path):
-    path = os.path.abspath(path)
-    writer = _WRITERS.get(path)
-    if writer is None:
-        writer = tf.summary.create_file_writer(path)
-        _WRITERS[path] = writer
-    return writer
-
-
 def _first_images(images, n):
+    """The first `n` images of an array or dataset, and their labels if the dataset has them."""
+    labels = None
     if isinstance(images, tf.data.Dataset):
-        batches, count = [], 0
+        batches, label_batches, count = [], [], 0
         for batch in images:
             batches.append(np.asarray(batch[0] if isinstance(batch, tuple) else batch))
+            if isinstance(batch, tuple) and len(batch) > 1 and batch[1].dtype.is_integer:
+                label_batches.append(np.asarray(batch[1]).reshape(-1))
             count += len(batches[-1])
             if count >= n:
                 break
         images = np.concatenate(batches) if batches else np.zeros((0,))
-    return validation.check_images("images", images)[:n]
+        if label_batches and len(label_batches) == len(batches):
+            labels = np.concatenate(label_batches)[:n]
+    return validation.check_images("images", images)[:n], labels

@@ -3,7 +3,7 @@
 Every function takes a trained `keras_vae.VAE` (anything with `encode`, `decode` and
 `latent_dim`) and NumPy arrays of examples (images, sequences or vectors), and returns
 NumPy arrays. Examples are encoded to the posterior mean z_mean, so results are
-deterministic.
+deterministic. A `keras_vae.ConditionalVAE` takes `labels` in `encode_mean` and `decode`.
 """
 
 import statistics
@@ -21,12 +21,14 @@ BATCH_SIZE = 512
 MANIFOLD_PROBABILITIES = (0.05, 0.95)
 
 
-def encode_mean(model, images):
-    """Encodes images to the posterior means z_mean of q(z|x).
+def encode_mean(model, images, labels=None):
+    """Encodes images to the posterior means z_mean of q(z|x) (q(z|x, y) for a conditional model).
 
     Args:
-        model: a `keras_vae.VAE`.
+        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
         images: array (N, H, W, C) of float32 images in [0, 1].
+        labels: a conditional model's classes (an int, or one per image), or None: its
+            classifier's best guess.
 
     Returns:
         float32 array (N, latent_dim).
@@ -37,18 +39,21 @@ def encode_mean(model, images):
     (4, 16)
     """
     images = validation.check_array("images", images)
+    labels = _batch_labels(model, labels, len(images), required=False)
     return np.concatenate([
-        np.asarray(model.encode(images[i : i + BATCH_SIZE])[0])
+        np.asarray(model.encode(images[i : i + BATCH_SIZE], **_labels_slice(labels, i))[0])
         for i in range(0, len(images), BATCH_SIZE)
     ])
 
 
-def decode(model, z):
-    """Decodes latent vectors (..., latent_dim) to images (..., H, W, C), the means of p(x|z).
+def decode(model, z, labels=None):
+    """Decodes latent vectors (..., latent_dim) to images (..., H, W, C), the means of p(x|z)
+    (of p(x|y, z) for a conditional model).
 
     Args:
-        model: a `keras_vae.VAE`.
+        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
         z: array whose last axis is `latent_dim`; any leading axes.
+        labels: a conditional model's classes (required there): an int, or z's leading shape.
 
     Returns:
         float32 array of images in [0, 1] with the leading axes of `z`.
@@ -62,11 +67,64 @@ def decode(model, z):
     if z.ndim < 1 or z.shape[-1] != model.latent_dim:
         raise validation.invalid("z.shape", f"(..., latent_dim) = (..., {model.latent_dim})", z.shape)
     flat = z.reshape(-1, model.latent_dim)
+    if labels is not None and np.ndim(labels) > 0:
+        if np.shape(labels) != z.shape[:-1]:
+            raise validation.invalid("labels.shape", f"an int, or z's leading shape {z.shape[:-1]}",
+                                     np.shape(labels))  # fmt: skip
+        labels = np.reshape(labels, -1)
+    labels = _batch_labels(model, labels, len(flat), required=True)
     images = np.concatenate([
-        np.asarray(model.decode(flat[i : i + BATCH_SIZE]))
+        np.asarray(model.decode(flat[i : i + BATCH_SIZE], **_labels_slice(labels, i)))
         for i in range(0, len(flat), BATCH_SIZE)
     ])
     return images.reshape(*z.shape[:-1], *images.shape[1:])
+
+
+def is_conditional(model):
+    """Whether `model` is class-conditional (a `keras_vae.ConditionalVAE`: decodes p(x|y, z))."""
+    return hasattr(model, "classify") and hasattr(model, "num_classes")
+
+
+def check_conditional(model, what):
+    """Raises the package's ValueError unless `model` is class-conditional; `what` needs it."""
+    if not is_conditional(model):
+        raise validation.invalid(
+            "model", f"a class-conditional model (keras_vae.ConditionalVAE) for {what}",
+            validation.Described(f"a {type(model).__name__} without classes"),
+        )  # fmt: skip
+
+
+def predict_classes(model, images):
+    """A conditional model's most probable class of each image under q(y|x), int32 (N,)."""
+    check_conditional(model, "predict_classes")
+    images = validation.check_array("images", images)
+    return np.concatenate([
+        np.argmax(np.asarray(model.classify(images[i : i + BATCH_SIZE])), axis=-1)
+        for i in range(0, len(images), BATCH_SIZE)
+    ]).astype(np.int32)
+
+
+def _batch_labels(model, labels, count, required):
+    """Checked int32 labels (count,) for a conditional model, or None."""
+    if not is_conditional(model):
+        if labels is not None:
+            raise validation.invalid("labels", "None for a model without classes (labels are "
+                                     "for keras_vae.ConditionalVAE)", labels)  # fmt: skip
+        return None
+    if labels is None:
+        if required:
+            raise validation.invalid("labels", "the classes to decode with: a conditional model "
+                                     "decodes p(x|y, z)", None)  # fmt: skip
+        return None
+    labels = np.asarray(labels)
+    if labels.ndim == 0:
+        labels = np.full([count], labels)
+    return validation.check_labels("labels", labels, count, model.num_classes,
+                                   allow_unlabelled=False)  # fmt: skip
+
+
+def _labels_slice(labels, start):
+    return {} if labels is None else {"labels": labels[start : start + BATCH_SIZE]}
 
 
 def interpolate_latents(z_a, z_b, steps=10, spherical=False):

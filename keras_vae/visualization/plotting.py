@@ -109,7 +109,9 @@ def reconstruction_grid(model, images, columns=8):
     (115, 231, 1)
     """
     images = np.asarray(images, np.float32)
-    recon = latent.decode(model, latent.encode_mean(model, images))
+    # A conditional model reconstructs with its classifier's guess, as model.reconstruct does.
+    labels = latent.predict_classes(model, images) if latent.is_conditional(model) else None
+    recon = latent.decode(model, latent.encode_mean(model, images, labels), labels)
     columns = min(validation.check_int("columns", columns, minimum=1), len(images))
     blank = (-len(images)) % columns
     pairs = np.stack([images, recon])  # (2, N, H, W, C)
@@ -222,6 +224,62 @@ def neighbors_grid(model, queries, pool, k=5):
     queries, pool = np.asarray(queries, np.float32), np.asarray(pool, np.float32)
     indices, _ = latent.nearest_neighbors(model, queries, pool, k)
     return tile_rows(np.concatenate([queries[:, None], pool[indices]], axis=1))
+
+
+def class_grid(model, styles=8, seed=0):
+    """A conditional model's samples: one row per class, one prior draw z per column, so a
+    column shows one "style" (the same z) decoded as every class.
+
+    Args:
+        model: a `keras_vae.ConditionalVAE`.
+        styles: columns, each a draw z ~ N(0, I) (see `latent.prior_latents`).
+        seed: seed of the draws.
+
+    Returns:
+        uint8 image with `model.num_classes` rows of `styles` images.
+
+    Example:
+
+    >>> class_grid(model, styles=8).shape  # 10 classes of 28x28 digits
+    (289, 231, 1)
+    """
+    latent.check_conditional(model, "class_grid")
+    styles = validation.check_int("styles", styles, minimum=1)
+    z = latent.prior_latents(styles, model.latent_dim, seed)
+    classes = np.arange(model.num_classes)
+    z = np.broadcast_to(z, (len(classes), *z.shape))  # (classes, styles, latent_dim)
+    return tile_rows(latent.decode(model, z, np.repeat(classes[:, None], styles, axis=1)))
+
+
+def analogy_grid(model, images, labels=None):
+    """Analogies (Kingma et al. 2014, Fig. 1): each image (first column) is encoded with
+    q(z|x, y), then its z is decoded with every class (the other columns), which keeps the
+    image's style and changes its class.
+
+    Args:
+        model: a `keras_vae.ConditionalVAE`.
+        images: images (N, H, W, C) in [0, 1], e.g. held-out digits.
+        labels: their classes (N,), or None for the classifier's best guesses.
+
+    Returns:
+        uint8 image with N rows of 1 + `model.num_classes` images.
+
+    Example:
+
+    >>> analogy_grid(model, test_images[:8], test_labels[:8]).shape  # 10 classes
+    (231, 318, 1)
+    """
+    latent.check_conditional(model, "analogy_grid")
+    images = validation.check_images("images", images)
+    if labels is None:
+        labels = latent.predict_classes(model, images)
+    labels = validation.check_labels("labels", labels, len(images), model.num_classes,
+                                     allow_unlabelled=False)  # fmt: skip
+    z = latent.encode_mean(model, images, labels)
+    classes = np.arange(model.num_classes)
+    z = np.repeat(z[:, None], len(classes), axis=1)  # (N, classes, latent_dim)
+    decoded = latent.decode(model, z, np.broadcast_to(classes, z.shape[:-1]))
+    return tile_rows(np.concatenate([images[:, None], decoded], axis=1))
 
 
 def latent_scatter(model, images, labels=None, label_names=None, size=5.0):
