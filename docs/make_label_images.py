@@ -70,8 +70,7 @@ def _train(images, labels, test_images, test_labels, latent_dim, epochs):
     keras.utils.set_random_seed(0)
     model = keras_vae.ConditionalVAE(num_classes=10, latent_dim=latent_dim, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    # TODO(lead): keras_vae.data.from_array(images, labels=labels, batch_size=100, seed=0).
-    train = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(4000, seed=0).batch(100)
+    train = keras_vae.data.from_array(images, labels, batch_size=100, seed=0)
     test = tf.data.Dataset.from_tensor_slices((test_images, test_labels)).batch(500)
     model.fit(train, epochs=epochs, verbose=0)
     metrics = model.evaluate(test, verbose=0, return_dict=True)

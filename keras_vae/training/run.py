@@ -81,7 +81,8 @@ def train(config, extra_callbacks=(), strategy=None):
         pictures = config.images and len(data_shape) == 3 and data_shape[-1] in (1, 3)
         extra_callbacks = [
             keras.callbacks.TensorBoard(logs, write_graph=False),
-            *(default_callbacks(val_ds, image_dir=os.path.join(run_dir, "images"), log_dir=logs)
+            *(default_callbacks(val_ds, image_dir=os.path.join(run_dir, "images"), log_dir=logs,
+                                model=model)
               if pictures else []),
             *extra_callbacks,
         ]  # fmt: skip
