@@ -17,6 +17,13 @@ tf.config.set_logical_device_configuration(
 
 
 @pytest.fixture(scope="session")
+def mirrored():
+    """One two-replica MirroredStrategy for the whole session: a second one would reuse the
+    first's collective keys and fail on a model of another size (tensorflow/tensorflow#62790)."""
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
 def shapes_images():
     """(train, validation) arrays of the built-in shapes, 28x28x1 float32 in [0, 1]."""
     from keras_vae.data import shapes

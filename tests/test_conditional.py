@@ -272,11 +272,11 @@ def _train_without_noise(strategy, x, y, steps):
     return [w.numpy() for w in model.weights]
 
 
-def test_two_replicas_make_the_same_update_as_one_device():
+def test_two_replicas_make_the_same_update_as_one_device(mirrored):
     x, y = bars(48)
     y[::3] = -1  # replicas get different numbers of labelled examples
     one = _train_without_noise(tf.distribute.OneDeviceStrategy("/cpu:0"), x, y, steps=3)
-    two = _train_without_noise(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), x, y, steps=3)
+    two = _train_without_noise(mirrored, x, y, steps=3)
     assert len(one) == len(two)
     for a, b in zip(one, two):
         np.testing.assert_allclose(a, b, rtol=5e-5, atol=1e-5)

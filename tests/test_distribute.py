@@ -51,11 +51,10 @@ def test_only_one_chief(monkeypatch, tf_config, chief):
     assert distribute.is_chief() is chief
 
 
-def test_metrics_are_aggregated_over_replicas(shapes_images):
+def test_metrics_are_aggregated_over_replicas(shapes_images, mirrored):
     images = shapes_images[1][:128]
     results = []
-    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"),
-                     tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])):  # fmt: skip
+    for strategy in (tf.distribute.OneDeviceStrategy("/cpu:0"), mirrored):
         with strategy.scope():
             keras.utils.set_random_seed(0)
             model = training.build_model(
@@ -204,3 +203,8 @@ def test_backups_are_committed_by_one_rename_and_restore(tmp_path, monkeypatch, 
     assert callbacks.RunBackup(str(tmp_path / "none")).restore(fresh) == 0
 
 
+
+
+def test_one_mirrored_strategy_per_process():
+    # A second MirroredStrategy would break training another model (tensorflow/tensorflow#62790).
+    assert distribute.strategy("mirrored") is distribute.strategy("mirrored")

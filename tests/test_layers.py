@@ -23,8 +23,8 @@ def test_sampling_is_repeatable_for_a_seed_and_fresh_per_call():
     assert not np.allclose(first, a(inputs).numpy())
 
 
-def test_replicas_draw_different_noise():
-    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+def test_replicas_draw_different_noise(mirrored):
+    strategy = mirrored
     with strategy.scope():
         layer = Sampling(seed=3)
 

@@ -198,12 +198,10 @@ def _train_without_noise(strategy, images, steps):
     return [w.numpy() for w in model.weights]
 
 
-def test_two_replicas_make_the_same_update_as_one_device(shapes_images):
+def test_two_replicas_make_the_same_update_as_one_device(shapes_images, mirrored):
     images = shapes_images[0][:96]
     one = _train_without_noise(tf.distribute.OneDeviceStrategy("/cpu:0"), images, steps=3)
-    two = _train_without_noise(
-        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), images, steps=3
-    )
+    two = _train_without_noise(mirrored, images, steps=3)
     assert len(one) == len(two)
     for a, b in zip(one, two):
         # float32 sums differ by CPU kernel: 1.7e-5 on weights near 1.3 on some machines.

@@ -5,6 +5,7 @@ the global batch and `Sampling` folds the replica id into its seed. This module 
 picks and creates strategies, and keeps a worker from hanging on a missing peer.
 """
 
+import functools
 import os
 import subprocess
 import sys
@@ -51,11 +52,18 @@ def strategy(name="auto", peer_timeout=None):
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        return _mirrored()
     if name == "one_device":
         gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
     return tf.distribute.get_strategy()
+
+
+@functools.cache
+def _mirrored():
+    """The process's one MirroredStrategy: a second one reuses the first's collective keys, so
+    training another model under it fails with a shape mismatch (tensorflow/tensorflow#62790)."""
+    return tf.distribute.MirroredStrategy()
 
 
 def num_workers():
