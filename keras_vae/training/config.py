@@ -54,14 +54,14 @@ class TrainConfig:
     labelled_fraction: float | None = _field(None, "share of every batch drawn from the labelled "
                                              "examples when some are -1 (default: theirs, at "
                                              "least 0.25)", group="data")  # fmt: skip
+    labelled_shift: int | None = _field(None, "shift labelled images by up to this many pixels, "
+                                        "at random, every time they are drawn (default 0)",
+                                        group="data")  # fmt: skip
     image_size: int | None = _field(None, "resize images to this square size", group="data")
     binarize: bool = _field(False, "dynamic binarization: new binary pixels every epoch (the "
                             "held-out set gets one fixed draw)", group="data")  # fmt: skip
     num_examples: int | None = _field(None, "size of the 'shapes' training set", group="data")
     validation_fraction: float = _field(0.1, "share of --data held out", group="data")
-    labelled_shift: int | None = _field(None, "shift labelled images by up to this many pixels, "
-                                        "at random, every time they are drawn (default 0)",
-                                        group="data")  # fmt: skip
     # Model (None: the preset's, else the VAE's default).
     latent_dim: int | None = _model("latent dimensions (default 16)")
     likelihood: str | None = _model("default: bernoulli for grey images, else gaussian",
