@@ -165,12 +165,14 @@ def _load_vae(path):
     import keras
 
     import keras_vae
+    from keras_vae import models  # noqa: F401  registers VAE and ConditionalVAE for load_model
 
     path = _model_file(path)
     try:
         model = keras.models.load_model(path, safe_mode=True)
     except Exception as error:  # a corrupt or foreign file: say which, not a traceback
-        raise ValueError(f"{path} is not a loadable keras_vae model: {error}") from None
+        reason = str(error).split(" Full object config:")[0]  # not the whole config
+        raise ValueError(f"{path} is not a loadable keras_vae model: {reason}") from None
     if not isinstance(model, keras_vae.VAE):
         raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_vae.VAE.")
     return model

@@ -295,3 +295,15 @@ def test_export_a_conditional_run(conditional_run, tmp_path, capsys):
     signatures = tf.saved_model.load(str(to / "1")).signatures
     assert "classify" in signatures
     assert "labels" in signatures["decode"].structured_input_signature[1]
+
+
+def test_the_lazy_command_loads_a_conditional_run(conditional_run, tmp_path):
+    # `python -m keras_vae` imports lazily: its loader must register ConditionalVAE itself.
+    out = tmp_path / "threes.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_vae", "sample", str(conditional_run / "run"), "--label", "2",
+         "--n", "4", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.is_file() and "class 2" in done.stdout
