@@ -1,7 +1,7 @@
 """Honest likelihoods: importance-sampled log p(x), ELBO, bits/dim, active units, KL per dim.
 
-Everything takes a VAE-like `model` with `posterior_parameters(x) -> (z_mean, z_log_var)`,
-`decoder(z) -> params`, `likelihood.distribution(params)` (a tfp distribution over one
+Everything takes a VAE-like `model` with `posterior_parameters(x) -> (z_mean, z_log_var)`
+(or `posterior(x)`, a TFP distribution, which takes precedence), `decoder(z) -> params`, `likelihood.distribution(params)` (a tfp distribution over one
 whole example), `latent_dim` and `data_shape`, so a `keras_vae.VAE` (images, sequences
 or vectors) and any small object with the same attributes work alike.
 
@@ -9,7 +9,9 @@ The importance-sampled estimate (Burda et al. 2015, "Importance Weighted Autoenc
 
     log p(x) ~= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),    z_i ~ q(z|x),
 
-is a stochastic lower bound (the IWAE bound) that tightens to log p(x) as k grows. The k
+is a stochastic lower bound (the IWAE bound) that tightens to log p(x) as k grows. With a
+flow posterior (`VAE(posterior="iaf")`) the flow's q(z|x) is the proposal, with
+log q(z|x) = log q(z_0|x) - log |det dz/dz_0| from the same pass that draws z. The k
 samples are drawn in chunks sized to a memory budget and folded into a running
 log-sum-exp in float32, so they are never all in memory at once. The noise of sample s
 of example i depends only on (seed, i, s): results do not depend on `batch_size` or on
@@ -144,6 +146,9 @@ def bits_per_dim(log_px, data_shape, discrete=False):
 def unit_activity(model, images, batch_size=100):
     """Per latent dim, the variance over images of E_q(z|x)[z]: Cov_x(E_q[z_u]) of Burda et al.
 
+    For a flow posterior (`posterior="iaf"`), `encode`'s point (the base mean through the
+    flow) stands in for E_q[z], which has no closed form.
+
     Args:
         model, images, batch_size: as in `log_likelihood`.
 
@@ -184,7 +189,8 @@ def active_units(model, images, threshold=0.01, batch_size=100):
 def kl_per_dim(model, images, batch_size=100):
     """Mean over images of the analytic KL(q(z|x) || N(0, I)) of each latent dim, in nats.
 
-    Dims with a KL near 0 have collapsed onto the prior.
+    Dims with a KL near 0 have collapsed onto the prior. Not defined for a flow posterior
+    (`posterior="iaf"`), whose dims the flow couples: its KL is only a whole (see `report`).
 
     Args:
         model, images, batch_size: as in `log_likelihood`.
@@ -197,6 +203,11 @@ def kl_per_dim(model, images, batch_size=100):
     >>> kl_per_dim(keras_vae.VAE(seed=0), np.zeros((2, 28, 28, 1), "float32")).shape
     (16,)
     """
+    if _has_flow(model):
+        raise validation.invalid(
+            "model", "a model with a diagonal Gaussian posterior: a flow couples the latent "
+            "dims, so the KL has no per-dim split", validation.Described("a model with posterior='iaf'"),
+        )  # fmt: skip
     return _mean_kl_per_dim(*_posterior_parameters(model, images, batch_size))
 
 
@@ -238,8 +249,9 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     """All of the above in one pass over the images, as a JSON-ready dict.
 
     Keys: `nll` (-mean log p(x), nats per image, k = `num_samples`) and its standard
-    error over images `nll_std_error`, `neg_elbo` (nats), `kl` (mean KL per image, nats),
-    `kl_per_dim`, `active_units` (threshold 0.01), `num_samples`, `num_images`, and
+    error over images `nll_std_error`, `neg_elbo` (nats), `kl` (mean KL per image, nats; for a flow posterior a
+    Monte-Carlo estimate, 16 draws per image), `kl_per_dim` (None for a flow posterior),
+    `active_units` (threshold 0.01), `num_samples`, `num_images`, and
     `bits_per_dim` when it means something: the discretized logistic or a Bernoulli on
     binary data (log-probabilities), or a Gaussian on images in [0, 1] (dequantized 8-bit
     convention, see `bits_per_dim`); not for a Gaussian on vectors or sequences. A Bernoulli "likelihood" of grey
@@ -271,13 +283,17 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     )
     log_px = log_px.astype(np.float64)
     z_mean, z_log_var = _posterior_parameters(model, images, batch_size)
-    kl_dims = _mean_kl_per_dim(z_mean, z_log_var)
+    if _has_flow(model):  # no per-dim split: a Monte-Carlo estimate of the whole
+        kl, kl_dims = _monte_carlo_kl(model, images, batch_size, seed), None
+    else:
+        kl_dims = [float(v) for v in _mean_kl_per_dim(z_mean, z_log_var)]
+        kl = float(np.sum(kl_dims))
     result = {
         "nll": float(-log_px.mean()),
         "nll_std_error": float(log_px.std() / math.sqrt(len(log_px))),
         "neg_elbo": float(-elbos.astype(np.float64).mean()),
-        "kl": float(kl_dims.sum()),
-        "kl_per_dim": [float(v) for v in kl_dims],
+        "kl": kl,
+        "kl_per_dim": kl_dims,
         "active_units": int(np.sum(_activity(z_mean) > 0.01)),
         "num_samples": int(num_samples),
         "num_images": len(log_px),
@@ -306,6 +322,23 @@ def _log_prob_kind(model, images):
 
 def _activity(z_mean):
     return np.var(z_mean.astype(np.float64), axis=0)
+
+
+def _has_flow(model):
+    return getattr(model, "flow", None) is not None
+
+
+def _monte_carlo_kl(model, images, batch_size, seed, draws=16):
+    """Mean over images of log q(z|x) - log p(z) over `draws` z ~ q(z|x) each, in nats."""
+    prior = objectives.prior(model.latent_dim)
+    total = 0.0
+    for start in range(0, len(images), batch_size):
+        q = _proposal(model, tf.constant(images[start:start + batch_size]), {})
+        eps = tf.random.stateless_normal([draws, len(images[start:start + batch_size]),
+                                          model.latent_dim], seed=[seed, start])  # fmt: skip
+        z, log_q = objectives.reparameterize(q, eps)
+        total += float(tf.reduce_sum(log_q - prior.log_prob(z))) / draws
+    return total / len(images)
 
 
 def _mean_kl_per_dim(z_mean, z_log_var):
@@ -364,9 +397,7 @@ def _batch_stats_function(model, num_samples, chunk, conditional=False):
     def batch_stats(images, first_index, seed, labels=None):
         given = {} if labels is None else {"labels": labels}
         one_hot = None if labels is None else tf.one_hot(labels, model.num_classes)
-        parameters = model.posterior_parameters(images, **given)
-        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in parameters)
-        q = objectives.posterior(z_mean, z_log_var)
+        q = _proposal(model, images, given)
         batch = tf.shape(images, out_type=tf.int64)[0]
         example_ids = first_index + tf.range(batch)
         log_sum_exp = tf.fill([batch], tf.constant(-np.inf, tf.float32))
@@ -375,8 +406,8 @@ def _batch_stats_function(model, num_samples, chunk, conditional=False):
             eps = _noise_block(seed, example_ids, block_start // _BLOCK, model.latent_dim)
             block_size = tf.minimum(tf.constant(_BLOCK, tf.int64), num_samples - block_start)
             for start in tf.range(0, block_size, chunk, dtype=tf.int64):
-                z = q.mean() + q.stddev() * eps[start:tf.minimum(start + chunk, block_size)]
-                log_w = _log_weights(model, images, q, z, one_hot)
+                z, log_q = objectives.reparameterize(q, eps[start:tf.minimum(start + chunk, block_size)])
+                log_w = _log_weights(model, images, z, log_q, one_hot)
                 # Running log-sum-exp: only this chunk's weights are ever in memory.
                 log_sum_exp = tf.reduce_logsumexp(
                     tf.stack([log_sum_exp, tf.reduce_logsumexp(log_w, axis=0)]), axis=0
@@ -387,7 +418,15 @@ def _batch_stats_function(model, num_samples, chunk, conditional=False):
     return batch_stats
 
 
-def _log_weights(model, images, q, z, one_hot=None):
+def _proposal(model, images, given):
+    """q(z|x) (or q(z|x, y)) as a TFP distribution."""
+    if hasattr(model, "posterior"):
+        return model.posterior(images, **given)
+    z_mean, z_log_var = model.posterior_parameters(images, **given)
+    return objectives.posterior(z_mean, z_log_var)
+
+
+def _log_weights(model, images, z, log_q, one_hot=None):
     """log p(x|z) + log p(z) - log q(z|x) for z of shape (chunk, batch, latent_dim).
 
     Given one-hot labels (batch, C): log p(x|y, z) + log p(z) - log q(z|x, y).
@@ -397,7 +436,7 @@ def _log_weights(model, images, q, z, one_hot=None):
     params = model.decoder(z_rows if one_hot is None else [z_rows, tf.tile(one_hot, [shape[0], 1])])
     params = tf.reshape(params, tf.concat([shape[:2], tf.shape(params)[1:]], axis=0))
     log_px_z = model.likelihood.distribution(params).log_prob(images)
-    return log_px_z + objectives.prior(model.latent_dim).log_prob(z) - q.log_prob(z)
+    return log_px_z + objectives.prior(model.latent_dim).log_prob(z) - log_q
 
 
 def _noise_block(seed, example_ids, block, latent_dim):

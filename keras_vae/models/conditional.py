@@ -104,7 +104,15 @@ class ConditionalVAE(VAE):
         return tf.nn.softmax(self._logits(self._as_batch(x, "x"), training=False))
 
     def posterior_parameters(self, x, training=False, labels=None):
-        """(z_mean, z_log_var) of q(z|x, y); y is the classifier's best guess when None."""
+        """What `encode` returns, for a tensor batch x; y is the classifier's best guess
+        when None."""
+        return self._encoding(self._given_labels(x, training, labels))
+
+    def posterior(self, x, training=False, labels=None):
+        """q(z|x, y) as a TFP distribution (see `VAE.posterior`); y as in `encode`."""
+        return self._distribution(*self._given_labels(x, training, labels))
+
+    def _given_labels(self, x, training, labels):
         if labels is None:
             labels = tf.argmax(self._logits(x, training), axis=-1)
         return self._posterior(x, self._one_hot(labels), training)
@@ -113,7 +121,7 @@ class ConditionalVAE(VAE):
         """(z_mean, z_log_var) of q(z|x, y), each (batch, latent_dim).
 
         `labels`: one class per example, an int for all, or None for the classifier's
-        most probable class.
+        most probable class. For a flow posterior, see `VAE.encode`.
         """
         x = self._as_batch(x, "x")
         labels = None if labels is None else self._check_labels(labels, x.shape[0])
@@ -146,8 +154,8 @@ class ConditionalVAE(VAE):
 
     def call(self, inputs, training=False):
         labels = tf.argmax(self._logits(inputs, training), axis=-1)
-        z_mean, z_log_var = self.posterior_parameters(inputs, training, labels)
-        z = self.sampling([z_mean, z_log_var]) if training else z_mean
+        posterior = self._given_labels(inputs, training, labels)
+        z = self._draw(posterior)[0] if training else self._encoding(posterior)[0]
         return self.likelihood.mean(self.decoder([z, self._one_hot(labels)], training=training))
 
     def _logits(self, x, training):

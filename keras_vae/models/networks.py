@@ -25,9 +25,9 @@ MLP_ARGUMENTS = dict(hidden_units=(256, 128))
 
 def conv_encoder(
     input_shape, latent_dim, filters=(32, 64), dense_units=256, kernel_size=3, residual_blocks=0,
-    dtype=None, num_classes=0,
+    dtype=None, num_classes=0, context_dim=0,
 ):  # fmt: skip
-    """Convolutional encoder for images: (H, W, C) -> [z_mean, z_log_var].
+    """Convolutional encoder for images: (H, W, C) -> [z_mean, z_log_var] (+ context h).
 
     Args:
         input_shape: (height, width, channels), height and width divisible by
@@ -41,6 +41,8 @@ def conv_encoder(
             and the sampling stay exact under mixed precision.
         num_classes: 0, or the classes C of q(z|x, y): the encoder then takes
             `[images, labels]`, labels one-hot (batch, C), joined to the conv features.
+        context_dim: 0, or the width of a third, float32 output: the context h that
+            conditions an inverse autoregressive flow (`VAE(posterior="iaf")`).
 
     Example:
 
@@ -54,7 +56,7 @@ def conv_encoder(
     inputs, x = _with_labels(images, x, num_classes, dtype)
     if dense_units:
         x = layers.Dense(dense_units, activation="relu", dtype=dtype, name="hidden")(x)
-    return keras.Model(inputs, _heads(x, latent_dim), name="encoder")
+    return keras.Model(inputs, _heads(x, latent_dim, context_dim), name="encoder")
 
 
 def conv_classifier(
@@ -133,7 +135,8 @@ def conv_decoder(
     return keras.Model(inputs, params, name="decoder")
 
 
-def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None, num_classes=0):
+def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None, num_classes=0,
+                context_dim=0):  # fmt: skip
     """Fully connected encoder for vectors (D,), or any shape, flattened: x -> [z_mean, z_log_var].
 
     Args:
@@ -143,6 +146,8 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None, nu
         dtype: dtype policy of the hidden layers; the heads are float32.
         num_classes: 0, or the classes C of q(z|x, y): the encoder then takes `[x, labels]`,
             labels one-hot (batch, C), joined to the flattened x.
+        context_dim: 0, or the width of a third output, the flow's context h (see
+            `conv_encoder`).
 
     Example:
 
@@ -150,7 +155,7 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(256, 128), dtype=None, nu
     [(None, 4), (None, 4)]
     """
     inputs, x = _mlp_features(input_shape, hidden_units, dtype, num_classes)
-    return keras.Model(inputs, _heads(x, latent_dim), name="encoder")
+    return keras.Model(inputs, _heads(x, latent_dim, context_dim), name="encoder")
 
 
 def mlp_classifier(input_shape, num_classes, hidden_units=(256, 128), dropout=0.0, dtype=None):
@@ -197,13 +202,15 @@ def mlp_decoder(
     return keras.Model(inputs, x, name="decoder")
 
 
-def default_encoder(input_shape, latent_dim, architecture, dtype=None, num_classes=0):
+def default_encoder(input_shape, latent_dim, architecture, dtype=None, num_classes=0, context_dim=0):
     """The encoder `VAE` builds when given none: conv for images (H, W, C), else MLP."""
     args = _default_arguments(input_shape, architecture)
     if len(input_shape) != 3:
-        return mlp_encoder(input_shape, latent_dim, args["hidden_units"], dtype, num_classes)
+        return mlp_encoder(input_shape, latent_dim, args["hidden_units"], dtype, num_classes,
+                           context_dim)  # fmt: skip
     return conv_encoder(input_shape, latent_dim, args["encoder_filters"], args["dense_units"],
-                        args["kernel_size"], args["residual_blocks"], dtype, num_classes)  # fmt: skip
+                        args["kernel_size"], args["residual_blocks"], dtype, num_classes,
+                        context_dim)  # fmt: skip
 
 
 def default_decoder(output_shape, latent_dim, param_channels, architecture, dtype=None, num_classes=0):
@@ -265,9 +272,10 @@ def check_conv_shape(shape, num_downsamplings):
 
 
 def inspect_encoder(encoder, input_shape, num_classes=0):
-    """Runs `encoder` on a probe batch: returns (input_shape, latent_dim, split).
+    """Runs `encoder` on a probe batch: returns (input_shape, latent_dim, split, context_dim).
 
-    `split` is True when the encoder returns one tensor of width 2 * latent_dim.
+    `split` is True when the encoder returns one tensor of width 2 * latent_dim;
+    `context_dim` is the width of a third output h (a flow's context), else 0.
     The input shape is read from the encoder when it has one (a functional or
     Sequential model), else `input_shape` is required. With `num_classes`, the
     encoder takes `[x, labels]`, labels one-hot (batch, num_classes).
@@ -304,13 +312,14 @@ def inspect_encoder(encoder, input_shape, num_classes=0):
             f"Received: an encoder that fails on them: {str(error).splitlines()[0]}"
         ) from None
     shapes = [tuple(t.shape) for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
-    if len(shapes) == 2 and shapes[0] == shapes[1] and len(shapes[0]) == 2:
-        return input_shape, shapes[0][1], False
+    if len(shapes) in (2, 3) and shapes[0] == shapes[1] and all(len(s) == 2 for s in shapes):
+        return input_shape, shapes[0][1], False, shapes[2][1] if len(shapes) == 3 else 0
     if len(shapes) == 1 and len(shapes[0]) == 2 and shapes[0][1] % 2 == 0:
-        return input_shape, shapes[0][1] // 2, True
+        return input_shape, shapes[0][1] // 2, True, 0
     raise ValueError(
         "Invalid value received for argument encoder. Expected outputs [z_mean, z_log_var] of "
-        "shape (batch, latent_dim) each, or one tensor (batch, 2 * latent_dim) (an even width). "
+        "shape (batch, latent_dim) each (and optionally a flow's context h (batch, H)), or one "
+        "tensor (batch, 2 * latent_dim) (an even width). "
         f"Received: an encoder whose outputs have shapes {_shapes(shapes)} for input shape "
         f"{(None, *input_shape)}"
     )
@@ -428,10 +437,13 @@ def _logits(x, num_classes, dropout, dtype):
     return layers.Dense(num_classes, dtype="float32", name="logits")(x)
 
 
-def _heads(x, latent_dim):
+def _heads(x, latent_dim, context_dim=0):
     z_mean = layers.Dense(latent_dim, dtype="float32", name="z_mean")(x)
     z_log_var = layers.Dense(latent_dim, dtype="float32", name="z_log_var_raw")(x)
-    return [z_mean, ClampLogVariance(dtype="float32", name="z_log_var")(z_log_var)]
+    heads = [z_mean, ClampLogVariance(dtype="float32", name="z_log_var")(z_log_var)]
+    if context_dim:
+        heads.append(layers.Dense(context_dim, dtype="float32", name="context")(x))
+    return heads
 
 
 def _residual_blocks(x, count, kernel_size, dtype, name):

@@ -17,6 +17,23 @@ def posterior(z_mean, z_log_var):
     return tfd.Independent(tfd.Normal(loc=z_mean, scale=scale), reinterpreted_batch_ndims=1)
 
 
+def reparameterize(q, eps):
+    """z = g(eps) ~ q for standard normal eps (..., batch, dims), and log q(z).
+
+    q is a diagonal Gaussian (`posterior`) or a `tfd.TransformedDistribution` of one
+    through a bijector (a flow posterior): z = f(mu + sigma * eps) and
+    log q(z) = log q_0(z_0) - log |det df/dz_0|, with no inversion of the flow.
+    """
+    flowed = hasattr(q, "bijector")  # TFP may build a TransformedDistribution as a base class
+    base = q.distribution if flowed else q
+    z0 = base.mean() + base.stddev() * eps
+    if not flowed:
+        return z0, base.log_prob(z0)
+    return q.bijector.forward(z0), base.log_prob(z0) - q.bijector.forward_log_det_jacobian(
+        z0, event_ndims=1
+    )
+
+
 def prior(latent_dim):
     """p(z) = N(0, I) over `latent_dim` dimensions."""
     zeros = tf.zeros([latent_dim], tf.float32)

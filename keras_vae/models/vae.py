@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import validation
-from keras_vae.models import likelihoods, networks, objectives, optimizers, presets, steps
+from keras_vae.models import flows, likelihoods, networks, objectives, optimizers, presets, steps
 from keras_vae.models.layers import Sampling
 
 @keras.saving.register_keras_serializable(package="keras_vae")
@@ -19,6 +19,12 @@ class VAE(keras.Model):
     example is -log p(x|z) + beta * KL(q(z|x) || N(0, I)), averaged over the global
     batch so that N replicas make the same update as one device. x may be images
     (H, W, C), sequences (T, C) or vectors (D,); its values are independent given z.
+
+    With `posterior="iaf"`, z = mu + sigma * eps is pushed through an inverse
+    autoregressive flow (`keras_vae.models.flows`) conditioned on a context h the
+    encoder also emits, and the KL is estimated from the draws: the analytic KL of the
+    Gaussian z_0 plus log p(z_0) - log p(z) - log |det dz/dz_0|, an unbiased estimate
+    of KL(q(z|x) || p(z)) that equals the Gaussian's KL exactly when `flow_steps=0`.
 
     Args:
         encoder: a Keras model or layer mapping x to `[z_mean, z_log_var]`, or to one
@@ -41,6 +47,13 @@ class VAE(keras.Model):
         kl_schedule: `"linear"` warm-up, or `"cyclical"` (restarts every `kl_cycle_steps`).
         kl_cycle_steps: cycle length of the cyclical schedule.
         gaussian_scale: fixed std of the Gaussian likelihood (learned per channel when None).
+        posterior: `"gaussian"` (a diagonal Gaussian q(z|x)) or `"iaf"` (that Gaussian
+            through an inverse autoregressive flow, Kingma et al. 2016). A user encoder
+            for `"iaf"` may return a third output, the context h (batch, H); without it
+            the flow depends on x through z_0 only.
+        flow_steps: IAF steps (default 2), an int >= 0; only with `posterior="iaf"`.
+        flow_units: hidden widths of each step's MADE network (default (64, 64)); the
+            default encoder's context h has width `flow_units[0]`. Only with `"iaf"`.
         encoder_filters, decoder_filters, dense_units, kernel_size, residual_blocks:
             arguments of the default conv networks (see `networks.conv_encoder`).
         hidden_units: hidden widths of the default MLP encoder (the decoder's reversed).
@@ -65,7 +78,8 @@ class VAE(keras.Model):
         likelihood="bernoulli", beta=1.0, kl_warmup_steps=0, free_bits=0.0, objective="elbo",
         num_samples=1, kl_schedule="linear", kl_cycle_steps=0, gaussian_scale=None,
         encoder_filters=None, decoder_filters=None, dense_units=None, kernel_size=None,
-        residual_blocks=None, hidden_units=None, seed=None, name="vae", **kwargs,
+        residual_blocks=None, hidden_units=None, posterior="gaussian", flow_steps=None,
+        flow_units=None, seed=None, name="vae", **kwargs,
     ):  # fmt: skip
         super().__init__(name=name, **kwargs)
         for argument, network in (("encoder", encoder), ("decoder", decoder)):
@@ -74,6 +88,7 @@ class VAE(keras.Model):
                                          "and latent_dim are keyword arguments since 0.2)", network)  # fmt: skip
         self._set_objective(beta, kl_warmup_steps, free_bits, objective, num_samples,
                             kl_schedule, kl_cycle_steps)  # fmt: skip
+        self._set_posterior(posterior, flow_steps, flow_units)
         architecture = dict(
             encoder_filters=encoder_filters, decoder_filters=decoder_filters,
             dense_units=dense_units, kernel_size=kernel_size, residual_blocks=residual_blocks,
@@ -92,11 +107,18 @@ class VAE(keras.Model):
         if encoder is None:
             input_shape = validation.check_widths("input_shape", input_shape or (28, 28, 1))
             latent_dim = validation.check_int("latent_dim", 16 if latent_dim is None else latent_dim, 1)
+            context_dim = self.flow_units[0] if self.flow_steps else 0
             encoder = networks.default_encoder(input_shape, latent_dim, architecture,
-                                               self.dtype_policy, self._label_width())  # fmt: skip
-        self.data_shape, self.latent_dim, self.split_encoder_output = networks.inspect_encoder(
-            encoder, input_shape, self._label_width()
+                                               self.dtype_policy, self._label_width(), context_dim)  # fmt: skip
+        self.data_shape, self.latent_dim, self.split_encoder_output, self.context_dim = (
+            networks.inspect_encoder(encoder, input_shape, self._label_width())
         )
+        if self.context_dim and self.posterior_name == "gaussian":
+            raise validation.invalid(
+                "encoder", "outputs [z_mean, z_log_var] for posterior='gaussian' (a third "
+                "output, a flow's context, needs posterior='iaf')",
+                validation.Described(f"an encoder with a context output of width {self.context_dim}"),
+            )  # fmt: skip
         if latent_dim is not None and latent_dim != self.latent_dim:
             raise ValueError(
                 "Invalid value received for argument latent_dim. Expected the networks' latent "
@@ -121,6 +143,9 @@ class VAE(keras.Model):
         self.encoder, self.decoder = encoder, decoder
         self.seed = seed
         self.sampling = Sampling(seed=seed, name="sampling")
+        self.flow = None
+        if self.posterior_name == "iaf":
+            self.flow = flows.InverseAutoregressiveFlow(self.flow_steps, self.flow_units, name="flow")
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
@@ -135,6 +160,24 @@ class VAE(keras.Model):
     def _label_width(self):
         """Width of the one-hot labels the networks also take: 0, none (see ConditionalVAE)."""
         return 0
+
+    def _set_posterior(self, posterior, flow_steps, flow_units):
+        self.posterior_name = validation.check_choice("posterior", posterior, flows.POSTERIORS)
+        given = {"flow_steps": flow_steps, "flow_units": flow_units}
+        if posterior == "gaussian":
+            for name, value in given.items():
+                if value is not None:
+                    raise validation.invalid(name, "None unless posterior='iaf'", value)
+            self.flow_steps, self.flow_units = 0, ()
+            return
+        if self.free_bits:
+            raise validation.invalid(
+                "free_bits", "0 with posterior='iaf' (free bits floor each dim's KL, which a "
+                "flow posterior does not have)", self.free_bits,
+            )  # fmt: skip
+        given = {k: flows.FLOW_DEFAULTS[k] if v is None else v for k, v in given.items()}
+        self.flow_steps = validation.check_int("flow_steps", given["flow_steps"], minimum=0)
+        self.flow_units = validation.check_widths("flow_units", given["flow_units"])
 
     def _set_objective(self, beta, warmup, free_bits, objective, num_samples, schedule, cycle):
         self.beta = validation.check_float("beta", beta)
@@ -167,6 +210,8 @@ class VAE(keras.Model):
     def build(self, input_shape):
         latent_shape = (None, self.latent_dim)
         self.sampling.build([latent_shape, latent_shape])
+        if self.flow is not None:
+            self.flow.build(latent_shape, (None, self.context_dim) if self.context_dim else None)
         self.likelihood.build((None, *self.params_shape))
         self.built = True
 
@@ -218,19 +263,60 @@ class VAE(keras.Model):
     # ----------------------------------------------------------------- inference
 
     def posterior_parameters(self, x, training=False):
-        """(z_mean, z_log_var) of q(z|x), float32 (batch, latent_dim), for a tensor batch x."""
-        return self._posterior(x, None, training)
+        """What `encode` returns, float32 (batch, latent_dim) each, for a tensor batch x."""
+        return self._encoding(self._posterior(x, None, training))
+
+    def posterior(self, x, training=False):
+        """q(z|x) as a TFP distribution over (latent_dim,), for a tensor batch x.
+
+        A diagonal Gaussian `tfd.Independent(tfd.Normal)`, or for `posterior="iaf"` a
+        `tfd.TransformedDistribution` of it through the flow given the context h. Draw
+        from a flow posterior with `objectives.reparameterize`: its `log_prob` of an
+        arbitrary z inverts the flow one dimension at a time.
+        """
+        return self._distribution(*self._posterior(x, None, training))
 
     def _posterior(self, x, one_hot, training):
-        """q(z|x) (or q(z|x, y) given one-hot labels): float32 (z_mean, z_log_var)."""
+        """The encoder's float32 (z_mean, z_log_var, context or None), given one-hot labels
+        too when the networks take them."""
         outputs = self.encoder(x if one_hot is None else [x, one_hot], training=training)
         if self.split_encoder_output:
             outputs = tf.split(outputs, 2, axis=-1)
-        z_mean, z_log_var = outputs
-        return tf.cast(z_mean, tf.float32), tf.cast(z_log_var, tf.float32)
+        z_mean, z_log_var, *context = (tf.cast(t, tf.float32) for t in outputs)
+        return z_mean, z_log_var, context[0] if context else None
+
+    def _distribution(self, z_mean, z_log_var, context):
+        q = objectives.posterior(z_mean, z_log_var)
+        if self.flow is None:
+            return q
+        return objectives.tfd.TransformedDistribution(q, self.flow.bijector(context))
+
+    def _encoding(self, posterior):
+        """(z, z_log_var): z the posterior mean, or for a flow the base mean pushed through it
+        (eps = 0); z_log_var the Gaussian's (the base's for a flow)."""
+        z_mean, z_log_var, context = posterior
+        return self._flow(z_mean, context)[0], z_log_var
+
+    def _flow(self, z0, context):
+        """(z, log |det dz/dz0| per row): through the flow, or (z0, None) without one."""
+        if self.flow is None:
+            return z0, None
+        return self.flow(z0, context)
+
+    def _draw(self, posterior):
+        """A draw z ~ q(z|x) per row (training noise, replica-aware), and the Gaussian z0 and
+        log-det it came from."""
+        z_mean, z_log_var, context = posterior
+        z0 = self.sampling([z_mean, z_log_var])
+        return (*self._flow(z0, context), z0)
 
     def encode(self, x):
-        """Returns (z_mean, z_log_var) of q(z|x), each of shape (batch, latent_dim)."""
+        """Returns (z_mean, z_log_var) of q(z|x), each of shape (batch, latent_dim).
+
+        For `posterior="iaf"`, z_mean is the base mean pushed through the flow with
+        eps = 0 (a point of high density, not the flow posterior's mean), and z_log_var
+        the log-variance of the Gaussian base q(z_0|x).
+        """
         return self.posterior_parameters(self._as_batch(x, "x"))
 
     def decode(self, z):
@@ -249,8 +335,8 @@ class VAE(keras.Model):
         return self.decode(self.encode(x)[0])
 
     def call(self, inputs, training=False):
-        z_mean, z_log_var = self.posterior_parameters(inputs, training=training)
-        z = self.sampling([z_mean, z_log_var]) if training else z_mean
+        posterior = self._posterior(inputs, None, training)
+        z = self._draw(posterior)[0] if training else self._encoding(posterior)[0]
         return self.likelihood.mean(self.decoder(z, training=training))
 
     # ------------------------------------------------------------------ training
@@ -267,24 +353,30 @@ class VAE(keras.Model):
 
     def _bound_terms(self, x, one_hot, training):
         """`loss_terms`, given one-hot labels too when the networks take them."""
-        z_mean, z_log_var = self._posterior(x, one_hot, training)
+        z_mean, z_log_var, context = self._posterior(x, one_hot, training)
         kl_dims = objectives.kl_per_dim(z_mean, z_log_var)
         k = self.num_samples
-        z_mean, z_log_var = tf.tile(z_mean, [k, 1]), tf.tile(z_log_var, [k, 1])
-        z = self.sampling([z_mean, z_log_var])
+        posterior = [None if t is None else tf.tile(t, [k, 1]) for t in (z_mean, z_log_var, context)]
+        z, log_det, z0 = self._draw(posterior)
         decoder_inputs = z if one_hot is None else [z, tf.tile(one_hot, [k, 1])]
         p_x = self.likelihood.distribution(self.decoder(decoder_inputs, training=training))
         x = tf.tile(tf.cast(x, tf.float32), [k] + [1] * len(self.data_shape))
         log_px = tf.reshape(p_x.log_prob(x), [k, -1])  # (k, batch), sample-major
         reconstruction = -tf.reduce_mean(log_px, axis=0)
         beta = self.kl_weight()
+        prior = objectives.prior(self.latent_dim)
+        kl = objectives.free_bits_kl(kl_dims, self.free_bits)  # plain sum without free bits
+        if log_det is not None:  # what the flow changes, estimated from the draws
+            flowed = prior.log_prob(z0) - prior.log_prob(z) - log_det
+            kl += tf.reduce_mean(tf.reshape(flowed, [k, -1]), axis=0)
         if self.objective == "elbo":
-            objective = reconstruction + beta * objectives.free_bits_kl(kl_dims, self.free_bits)
+            objective = reconstruction + beta * kl
         else:
-            q = objectives.posterior(z_mean, z_log_var)
-            log_ratio = objectives.prior(self.latent_dim).log_prob(z) - q.log_prob(z)
+            log_q = objectives.posterior(*posterior[:2]).log_prob(z0)
+            log_q = log_q if log_det is None else log_q - log_det
+            log_ratio = prior.log_prob(z) - log_q
             objective = -objectives.iwae_bound(log_px + beta * tf.reshape(log_ratio, [k, -1]))
-        return objective, reconstruction, tf.reduce_sum(kl_dims, axis=-1)
+        return objective, reconstruction, kl if log_det is not None else tf.reduce_sum(kl_dims, -1)
 
     def kl_weight(self):
         """The current beta (after warm-up), as a float32 tensor."""
@@ -432,6 +524,9 @@ class VAE(keras.Model):
             "kl_schedule": self.kl_schedule,
             "kl_cycle_steps": self.kl_cycle_steps,
             "gaussian_scale": self.gaussian_scale,
+            "posterior": self.posterior_name,
+            **({"flow_steps": self.flow_steps, "flow_units": list(self.flow_units)}
+               if self.flow is not None else {}),  # fmt: skip
             "seed": self.seed,
             # How the default networks were built; the networks above are the truth.
             **{k: list(v) if isinstance(v, tuple) else v for k, v in self.architecture.items()},

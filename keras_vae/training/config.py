@@ -15,6 +15,7 @@ from keras_vae.choices import listed
 LIKELIHOODS = listed("keras_vae.models.likelihoods", "LIKELIHOODS")
 OBJECTIVES = listed("keras_vae.models.objectives", "OBJECTIVES")
 KL_SCHEDULES = listed("keras_vae.models.objectives", "KL_SCHEDULES")
+POSTERIORS = listed("keras_vae.models.flows", "POSTERIORS")
 LR_SCHEDULES = listed("keras_vae.models.optimizers", "SCHEDULES")
 PRESETS = listed("keras_vae.models.presets", "PRESETS")
 STRATEGIES = listed("keras_vae.training.distribute", "STRATEGIES")
@@ -74,6 +75,10 @@ class TrainConfig:
     objective: str | None = _model("training objective (default elbo)", OBJECTIVES)
     num_samples: int | None = _model("z draws per example (k of IWAE; default 1)")
     gaussian_scale: float | None = _model("fixed std of the Gaussian (default: learned)")
+    posterior: str | None = _model("q(z|x): a diagonal Gaussian, or iaf (it through an inverse "
+                                    "autoregressive flow)", POSTERIORS)  # fmt: skip
+    flow_steps: int | None = _model("IAF steps (default 2; posterior iaf only)")
+    flow_units: tuple[int, ...] | None = _model("hidden widths of each IAF step's MADE (default 64 64)")
     encoder_filters: tuple[int, ...] | None = _model("conv encoder widths (default 32 64)")
     decoder_filters: tuple[int, ...] | None = _model("conv decoder widths (default: reversed)")
     dense_units: int | None = _model("conv encoder's dense layer (default 256)")

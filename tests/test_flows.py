@@ -1,0 +1,286 @@
+"""The inverse autoregressive flow posterior: its maths, its VAE, and everything around it."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vae
+from keras_vae import evaluate, export, training
+from keras_vae.models import flows
+
+
+def _randomised(flow, scale=0.5, seed=0):
+    """The flow with random weights (a new flow is close to z -> 0.88 z); the gates' biases
+    stay at 1, so that no sigma is close to 0."""
+    rng = np.random.default_rng(seed)
+    for weight in flow.weights:
+        weight.assign(rng.normal(scale=scale, size=weight.shape).astype("float32"))
+    for network in flow.networks:
+        bias = network.biases[-1].numpy()
+        bias[len(bias) // 2:] = 1.0
+        network.biases[-1].assign(bias)
+    return flow
+
+
+def _flow(steps=2, units=(16,), latent=3, context=5):
+    flow = flows.InverseAutoregressiveFlow(steps, units)
+    flow.build((None, latent), (None, context) if context else None)
+    return _randomised(flow, scale=0.25)
+
+
+def _numerical_jacobian(function, z, step=1e-3):
+    """d function / d z by central differences, in float64: (dims, dims) for one z."""
+    columns = []
+    for j in range(len(z)):
+        delta = np.zeros_like(z)
+        delta[j] = step
+        columns.append((function(z + delta) - function(z - delta)) / (2 * step))
+    return np.stack(columns, axis=1)
+
+
+@pytest.mark.parametrize("context", [5, 0])
+def test_log_det_matches_a_numerical_jacobian(context):
+    flow = _flow(steps=3, context=context)
+    rng = np.random.default_rng(1)
+    z0 = rng.normal(size=(4, 3)).astype("float32")
+    h = rng.normal(size=(4, context)).astype("float32") if context else None
+    _, log_det = flow(z0, h)
+    for i in range(4):
+        hi = None if h is None else h[i:i + 1]
+        forward = lambda z: flow(z[None].astype("float32"), hi)[0].numpy()[0].astype("float64")
+        jacobian = _numerical_jacobian(forward, z0[i].astype("float64"))
+        assert np.abs(jacobian - np.diag(np.diag(jacobian))).max() > 0.01  # not a diagonal case
+        np.testing.assert_allclose(log_det[i], np.linalg.slogdet(jacobian)[1], atol=2e-3)
+
+
+def test_one_step_is_autoregressive():
+    flow = _flow(steps=1, latent=4)
+    z0 = np.random.default_rng(2).normal(size=(1, 4)).astype("float32")
+    h = np.ones((1, 5), "float32")
+    jacobian = _numerical_jacobian(lambda z: flow(z[None].astype("float32"), h)[0].numpy()[0], z0[0])
+    # Output d depends on z_<=d only: the Jacobian is lower triangular, and not diagonal.
+    np.testing.assert_allclose(np.triu(jacobian, 1), 0, atol=1e-4)
+    assert np.abs(np.tril(jacobian, -1)).max() > 0.01
+
+
+def test_masks_follow_made_degrees():
+    masks = flows.autoregressive_masks(3, (4,))
+    # Output d's receptive field through the network: strictly earlier inputs.
+    reach = (masks[0] @ masks[1]) > 0
+    assert reach.tolist() == [[False, True, True], [False, False, True], [False, False, False]]
+
+
+def test_the_flow_is_built_from_tfp_bijectors_and_runs_in_float32():
+    flow = _flow()
+    bijector = flow.bijector(tf.ones([2, 5]))
+    # Chain applies its last first: step 1, the reversal, step 2.
+    kinds = [type(b).__name__.lstrip("_") for b in bijector.bijectors]
+    assert kinds == ["Invert", "Permute", "Invert"]
+    assert type(bijector.bijectors[0].bijector).__name__.lstrip("_") == "MaskedAutoregressiveFlow"
+    assert flows.InverseAutoregressiveFlow(0).bijector().forward(tf.ones([1, 2])).numpy().tolist() == [[1, 1]]
+    z, log_det = flow(tf.ones([2, 3], tf.bfloat16), tf.ones([2, 5], tf.bfloat16))
+    assert z.dtype == log_det.dtype == tf.float32
+
+
+def _pair(objective, num_samples, seed=3):
+    """A Gaussian VAE and an IAF VAE with flow_steps=0, sharing encoder/decoder weights."""
+    encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, "tanh"), keras.layers.Dense(4)])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, "tanh"), keras.layers.Dense(6)])
+    args = dict(likelihood="gaussian", objective=objective, num_samples=num_samples, seed=seed)
+    gaussian = keras_vae.VAE(encoder, decoder, **args)
+    clone = keras_vae.VAE(keras.models.clone_model(encoder), keras.models.clone_model(decoder),
+                          posterior="iaf", flow_steps=0, **args)  # fmt: skip
+    clone.set_weights(gaussian.get_weights())
+    return gaussian, clone
+
+
+@pytest.mark.parametrize("objective, k", [("elbo", 1), ("elbo", 3), ("iwae", 4)])
+def test_zero_flow_steps_give_exactly_the_gaussian_loss(objective, k):
+    gaussian, iaf = _pair(objective, k)
+    x = np.random.default_rng(0).normal(size=(16, 6)).astype("float32")
+    for a, b in zip(gaussian.loss_terms(x, training=True), iaf.loss_terms(x, training=True)):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+# ---------------------------------------------------------------- a known posterior
+
+# p(z) = N(0, I_2), p(x|z) = N(W z, 0.3^2 I_3): p(z|x) is Gaussian with a full covariance.
+W = np.array([[1.0, 0.9], [0.9, 1.0], [0.5, 0.6]], np.float32)
+NOISE = 0.3
+
+
+def _linear_gaussian_model(posterior, **flow):
+    encoder_outputs = 2 + (1 if posterior == "iaf" else 0)
+    x = keras.Input((3,))
+    hidden = keras.layers.Dense(32, "tanh")(x)
+    heads = [keras.layers.Dense(2)(hidden), keras.layers.Dense(2)(hidden)]
+    if encoder_outputs == 3:
+        heads.append(keras.layers.Dense(8)(hidden))
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, use_bias=False)])
+    decoder.layers[0].set_weights([W.T])
+    decoder.trainable = False
+    model = keras_vae.VAE(keras.Model(x, heads), decoder, likelihood="gaussian",
+                          gaussian_scale=NOISE, posterior=posterior, seed=0, **flow)  # fmt: skip
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    return model
+
+
+def _exact_log_px(x):
+    covariance = W @ W.T + NOISE**2 * np.eye(3)
+    _, log_det = np.linalg.slogdet(covariance)
+    mahalanobis = np.einsum("ni,ij,nj->n", x, np.linalg.inv(covariance), x)
+    return -0.5 * (mahalanobis + log_det + 3 * np.log(2 * np.pi))
+
+
+def test_iaf_closes_the_gap_a_diagonal_posterior_cannot():
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(512, 2)) @ W.T + NOISE * rng.normal(size=(512, 3))).astype("float32")
+    precision = np.eye(2) + W.T @ W / NOISE**2  # of p(z|x), the same for every x
+    # KL(q || p(z|x)) of the best diagonal Gaussian q: the least gap a diagonal q can have.
+    best_diagonal_gap = 0.5 * (np.sum(np.log(np.diag(precision))) - np.linalg.slogdet(precision)[1])
+    assert best_diagonal_gap > 0.5  # the posterior is far from diagonal
+    gaps = {}
+    for posterior, flow in (("gaussian", {}), ("iaf", dict(flow_steps=2, flow_units=(32,)))):
+        keras.utils.set_random_seed(0)
+        model = _linear_gaussian_model(posterior, **flow)
+        model.fit(x, batch_size=64, epochs=60, verbose=0)
+        elbo = evaluate.elbo(model, x, num_samples=64)
+        gaps[posterior] = float(np.mean(_exact_log_px(x) - elbo))
+    assert gaps["gaussian"] > best_diagonal_gap - 0.05  # what theory allows it
+    assert gaps["iaf"] < 0.5 * best_diagonal_gap  # beyond any diagonal posterior
+
+
+# ---------------------------------------------------------------- the VAE around it
+
+
+def small_iaf(**kwargs):
+    args = dict(latent_dim=4, encoder_filters=(8, 16), dense_units=32, seed=0, posterior="iaf",
+                flow_steps=2, flow_units=(16,))  # fmt: skip
+    return keras_vae.VAE(**{**args, **kwargs})
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(posterior="iaf", flow_steps=-1), r"flow_steps\. Expected an int >= 0.*flow_steps=-1"),
+        (dict(posterior="iaf", free_bits=0.5), r"free_bits\. Expected 0 with posterior='iaf'"),
+        (dict(posterior="planar"), r"posterior\. Expected one of \['gaussian', 'iaf'\].*'planar'"),
+        (dict(flow_steps=2), r"flow_steps\. Expected None unless posterior='iaf'"),
+        (dict(posterior="iaf", flow_units=()), r"flow_units"),
+    ],
+)
+def test_bad_posterior_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        keras_vae.VAE(latent_dim=2, **kwargs)
+
+
+def test_a_context_output_needs_the_iaf_posterior():
+    encoder = keras_vae.networks.mlp_encoder((5,), 2, context_dim=3)
+    with pytest.raises(ValueError, match=r"encoder\. Expected outputs \[z_mean, z_log_var\] for posterior='gaussian'"):
+        keras_vae.VAE(encoder, likelihood="gaussian")
+    model = keras_vae.VAE(encoder, likelihood="gaussian", posterior="iaf", flow_steps=1)
+    assert model.context_dim == 3 and model.flow.steps == 1
+
+
+def test_default_networks_give_the_flow_its_context():
+    model = small_iaf()
+    assert model.encoder.get_layer("context").units == 16 == model.context_dim
+    assert len(model.flow.networks) == 2 and model.flow.networks[0].context_kernel is not None
+
+
+def test_encode_is_the_base_mean_through_the_flow(shapes_images):
+    model = small_iaf()
+    _randomised(model.flow, scale=0.2)
+    x = shapes_images[0][:5]
+    z_mean, z_log_var, context = model._posterior(tf.constant(x), None, False)
+    flowed = model.flow(z_mean, context)[0]
+    encoded = model.encode(x)
+    np.testing.assert_allclose(encoded[0], flowed, rtol=1e-6)
+    np.testing.assert_allclose(encoded[1], z_log_var, rtol=1e-6)
+    assert np.abs(encoded[0] - z_mean).max() > 1e-3  # the flow moved it
+    decoded = model.likelihood.mean(model.decoder(encoded[0]))
+    np.testing.assert_allclose(model.reconstruct(x), decoded, rtol=1e-5)
+
+
+def test_save_and_load_with_safe_mode(tmp_path, shapes_images):
+    model = small_iaf()
+    model.compile(optimizer="adam")
+    model.fit(shapes_images[0][:64], batch_size=32, epochs=1, verbose=0)
+    path = str(tmp_path / "iaf.keras")
+    model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    assert (loaded.posterior_name, loaded.flow_steps, loaded.flow_units) == ("iaf", 2, (16,))
+    x = shapes_images[0][:8]
+    np.testing.assert_allclose(loaded.encode(x)[0], model.encode(x)[0], rtol=1e-6)
+    a, b = (m.loss_terms(tf.constant(x))[0] for m in (model, loaded))
+    assert np.isfinite(a.numpy()).all() and a.shape == b.shape
+    loaded.fit(shapes_images[0][:64], batch_size=32, epochs=1, verbose=0)  # and trains on
+
+
+def test_mixed_precision_keeps_the_flow_in_float32(shapes_images):
+    model = small_iaf(dtype="mixed_bfloat16")
+    model.compile(optimizer="adam")
+    assert model.encoder.get_layer("conv_0").compute_dtype == "bfloat16"
+    assert {w.dtype for w in model.flow.weights} == {"float32"}
+    history = model.fit(shapes_images[0][:128], batch_size=32, epochs=1, verbose=0)
+    assert history.history["skipped_updates"] == [0.0] and np.isfinite(history.history["loss"][0])
+
+
+def test_evaluate_uses_the_flow_as_proposal(shapes_images):
+    model = small_iaf()
+    _randomised(model.flow, scale=0.2)
+    x = (shapes_images[0][:6] > 0.5).astype("float32")
+    log_px = evaluate.log_likelihood(model, x, num_samples=32)
+    elbos = evaluate.elbo(model, x, num_samples=32)
+    assert np.all(elbos <= log_px + 1e-4)
+    # log q of the draws is the flow's: the ELBO of one draw matches the training bound.
+    q = model.posterior(tf.constant(x))
+    z, log_q = keras_vae.objectives.reparameterize(q, tf.zeros([1, 6, 4]))
+    z0, log_q0 = keras_vae.objectives.reparameterize(q.distribution, tf.zeros([1, 6, 4]))
+    log_det = model.flow(z0[0], model._posterior(tf.constant(x), None, False)[2])[1]
+    np.testing.assert_allclose(log_q[0], log_q0[0] - log_det, rtol=1e-5)
+    report = evaluate.report(model, x, num_samples=16)
+    assert report["kl_per_dim"] is None and report["kl"] > 0 and report["active_units"] >= 0
+    json.dumps(report)
+    with pytest.raises(ValueError, match=r"model\. Expected a model with a diagonal Gaussian"):
+        evaluate.kl_per_dim(model, x)
+
+
+def test_conditional_vae_takes_the_flow_too():
+    model = keras_vae.ConditionalVAE(num_classes=3, latent_dim=2, encoder_filters=(8, 16),
+                                     dense_units=16, posterior="iaf", flow_steps=1, seed=0)  # fmt: skip
+    model.compile(optimizer="adam")
+    x = (np.random.default_rng(0).random((48, 28, 28, 1)) > 0.5).astype("float32")
+    dataset = keras_vae.data.from_array(x, np.r_[np.arange(12) % 3, -np.ones(36)].astype("int32"),
+                                        batch_size=16)  # fmt: skip
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    assert np.isfinite(evaluate.log_likelihood(model, x[:3], num_samples=4)).all()
+
+
+@pytest.mark.slow
+def test_savedmodel_and_tflite_match_keras(tmp_path, shapes_images):
+    model = small_iaf()
+    _randomised(model.flow, scale=0.2)
+    # publish() checks every SavedModel signature and every LiteRT runner against Keras.
+    path, tflite_paths = export.publish(model, str(tmp_path / "iaf"), tflite_files=True)
+    served = tf.saved_model.load(path).signatures["encode"](images=tf.constant(shapes_images[0][:2]))
+    np.testing.assert_allclose(served["z_mean"], model.encode(shapes_images[0][:2])[0], atol=1e-5)
+    assert sorted(tflite_paths) == ["decoder", "encoder"]
+
+
+@pytest.mark.slow
+def test_a_cli_style_run_with_the_flow_and_its_pictures(tmp_path):
+    config = training.TrainConfig(
+        out=str(tmp_path / "run"), epochs=1, num_examples=128, batch_size=32, latent_dim=4,
+        posterior="iaf", flow_steps=1, flow_units=(8,), verbose=0, export_dir="",
+    )  # fmt: skip
+    result = training.train(config)
+    assert result["model"].flow.steps == 1
+    pictures = sorted(p.name for p in (tmp_path / "run").rglob("*.png"))
+    assert pictures, "the picture callbacks drew nothing"
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["posterior"] == "iaf" and saved["flow_units"] == [8]
