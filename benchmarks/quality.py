@@ -30,6 +30,7 @@ Run:  python benchmarks/quality.py [--epochs 20] [--models keras_example,tf_cvae
 """
 
 import argparse
+import json
 import os
 import time
 
@@ -95,7 +96,8 @@ MODELS = {
         _adam(1e-4), 32,
     ),
     "tfp_conv": (tfp_conv_vae, _adam(1e-3), 128),
-    "mnist": (lambda: keras_vae.VAE.from_preset("mnist", seed=0), _mnist_optimizer,
+    "mnist": (lambda: keras_vae.VAE(**{**presets.get("mnist")["model"], **OVERRIDES, "seed": 0}),
+              _mnist_optimizer,
               presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
     "mnist_gaussian": (lambda: _preset_with("gaussian"), _mnist_optimizer,
                        presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
@@ -104,9 +106,13 @@ MODELS = {
 }
 
 
+#: `--override`: VAE arguments that replace the preset's in the mnist* models (for tuning).
+OVERRIDES = {}
+
+
 def _preset_with(posterior):
     """The mnist preset with the given posterior (its flow arguments dropped for a Gaussian)."""
-    args = presets.get("mnist")["model"]
+    args = {**presets.get("mnist")["model"], **OVERRIDES}
     if posterior == "gaussian":
         args = {k: v for k, v in args.items() if k not in ("flow_steps", "flow_units")}
     return keras_vae.VAE(**{**args, "posterior": posterior, "seed": 0})
@@ -178,10 +184,12 @@ def main():
     parser.add_argument("--time-ratio", metavar="ANCHOR,MODEL",
                         help="only time MODEL's full recipe against ANCHOR's 20 epochs")
     parser.add_argument("--ratio-epochs", type=int, default=3, help="timed epochs per model")
+    parser.add_argument("--override", default="{}", help="JSON of VAE arguments for the mnist* models")
     parser.add_argument("--num-samples", type=int, default=1000, help="k of the NLL estimate")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--save-dir", help="also save each trained model here (NAME_EPOCHSep.keras)")
     args = parser.parse_args()
+    OVERRIDES.update(json.loads(args.override))
     train, test = load(args.test)
     if args.time_ratio:
         names = args.time_ratio.split(",")

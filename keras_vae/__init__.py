@@ -9,6 +9,7 @@ Public API:
     keras_vae.networks          conv_encoder/conv_decoder (images), mlp_encoder/mlp_decoder (vectors)
     keras_vae.likelihoods       p(x|z): Bernoulli, Gaussian, discretized logistic
     keras_vae.objectives        KL, free bits, KL schedules, the IWAE bound
+    keras_vae.flows             inverse autoregressive flows: VAE(posterior="iaf")
     keras_vae.optimizers        Adam with a constant or cosine-decayed learning rate
     keras_vae.presets           named model + training recipes, for VAE.from_preset
     keras_vae.data              tfds / arrays / npz / folders / built-in "shapes" -> tf.data
@@ -30,7 +31,8 @@ _PUBLIC = {
     "Sampling": "keras_vae.models:Sampling",
     "ClampLogVariance": "keras_vae.models:ClampLogVariance",
     "networks": "keras_vae.models.networks", "likelihoods": "keras_vae.models.likelihoods",
-    "objectives": "keras_vae.models.objectives", "optimizers": "keras_vae.models.optimizers",
+    "objectives": "keras_vae.models.objectives", "flows": "keras_vae.models.flows",
+    "optimizers": "keras_vae.models.optimizers",
     "presets": "keras_vae.models.presets", "data": "keras_vae.data",
     "training": "keras_vae.training", "visualization": "keras_vae.visualization",
     "evaluate": "keras_vae.evaluate", "export": "keras_vae.export",

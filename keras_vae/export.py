@@ -14,6 +14,9 @@ are named `images` for an image model and `x` for vectors and sequences (`data_n
     reconstruct  images                      -> images: decode(z_mean)
     serving_default = reconstruct
 
+For a flow posterior (`posterior="iaf"`), `encode` and `reconstruct` include the flow:
+z_mean is the base mean pushed through it, as `VAE.encode` returns.
+
 A `keras_vae.ConditionalVAE` takes the class too: `encode`, `decode`, `sample` and
 `reconstruct` have a second input `labels`, int32 (batch,), one class in [0, C) per
 example (one-hot inside the graph; a label outside it selects no class), and one more
