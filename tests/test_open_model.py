@@ -227,7 +227,9 @@ def test_from_preset_is_the_way_to_a_preset_and_build_its_alias():
     assert float(alias.optimizer.learning_rate) == pytest.approx(5e-4)
     own = keras_vae.VAE.from_preset("mnist", encoder=functional_image_networks(2)[0],
                                     decoder=functional_image_networks(2)[1])  # fmt: skip
-    assert own.data_shape == (8, 8, 1) and own.objective == "iwae"  # the recipe, your networks
+    # The recipe (a flow posterior) with your networks: without a context output, the flow
+    # depends on x through z_0 only.
+    assert own.data_shape == (8, 8, 1) and own.flow is not None and own.context_dim == 0
     with pytest.raises(ValueError, match="name='nope'"):
         keras_vae.VAE.from_preset("nope")
 

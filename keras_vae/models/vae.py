@@ -22,9 +22,10 @@ class VAE(keras.Model):
 
     With `posterior="iaf"`, z = mu + sigma * eps is pushed through an inverse
     autoregressive flow (`keras_vae.models.flows`) conditioned on a context h the
-    encoder also emits, and the KL is estimated from the draws: the analytic KL of the
-    Gaussian z_0 plus log p(z_0) - log p(z) - log |det dz/dz_0|, an unbiased estimate
-    of KL(q(z|x) || p(z)) that equals the Gaussian's KL exactly when `flow_steps=0`.
+    encoder also emits. log q(z|x) = log q(z_0|x) - log |det dz/dz_0| is then no longer
+    a closed form of z, and the KL is its Monte-Carlo estimate log q(z|x) - log p(z) over
+    the draws. With `flow_steps=0` there is no flow, and the loss is exactly the
+    Gaussian's (analytic KL).
 
     Args:
         encoder: a Keras model or layer mapping x to `[z_mean, z_log_var]`, or to one
@@ -299,7 +300,7 @@ class VAE(keras.Model):
 
     def _flow(self, z0, context):
         """(z, log |det dz/dz0| per row): through the flow, or (z0, None) without one."""
-        if self.flow is None:
+        if not self.flow_steps:  # a Gaussian posterior, or a flow of 0 steps
             return z0, None
         return self.flow(z0, context)
 
@@ -365,18 +366,22 @@ class VAE(keras.Model):
         reconstruction = -tf.reduce_mean(log_px, axis=0)
         beta = self.kl_weight()
         prior = objectives.prior(self.latent_dim)
-        kl = objectives.free_bits_kl(kl_dims, self.free_bits)  # plain sum without free bits
-        if log_det is not None:  # what the flow changes, estimated from the draws
-            flowed = prior.log_prob(z0) - prior.log_prob(z) - log_det
-            kl += tf.reduce_mean(tf.reshape(flowed, [k, -1]), axis=0)
-        if self.objective == "elbo":
-            objective = reconstruction + beta * kl
-        else:
+        log_ratio = None  # log p(z) - log q(z|x) per draw, where the KL has no closed form
+        if log_det is not None or self.objective == "iwae":
             log_q = objectives.posterior(*posterior[:2]).log_prob(z0)
-            log_q = log_q if log_det is None else log_q - log_det
-            log_ratio = prior.log_prob(z) - log_q
-            objective = -objectives.iwae_bound(log_px + beta * tf.reshape(log_ratio, [k, -1]))
-        return objective, reconstruction, kl if log_det is not None else tf.reduce_sum(kl_dims, -1)
+            log_ratio = prior.log_prob(z) - (log_q if log_det is None else log_q - log_det)
+            log_ratio = tf.reshape(log_ratio, [k, -1])
+        # A flow's KL: its Monte-Carlo estimate. (Adding the closed-form KL of z_0 and
+        # log p(z_0) - log p(z) - log det instead cancels 0.5 * mu^2 terms in float32, which an
+        # encoder can blow up: seen as a KL of -30,000 with 4 steps.)
+        kl = tf.reduce_sum(kl_dims, axis=-1) if log_det is None else -tf.reduce_mean(log_ratio, 0)
+        if self.objective == "iwae":
+            objective = -objectives.iwae_bound(log_px + beta * log_ratio)
+        elif log_det is None:
+            objective = reconstruction + beta * objectives.free_bits_kl(kl_dims, self.free_bits)
+        else:
+            objective = reconstruction + beta * kl
+        return objective, reconstruction, kl
 
     def kl_weight(self):
         """The current beta (after warm-up), as a float32 tensor."""
