@@ -34,6 +34,19 @@ def reparameterize(q, eps):
     )
 
 
+def flow_kl(q0, z, log_det):
+    """A one-draw estimate of KL(q(z|x) || N(0, I)) for z = f(z_0), z_0 ~ q0 (a flow posterior).
+
+    log q(z|x) = log q0(z_0) - log |det dz/dz_0|, and E[log q0(z_0)] = -H(q0) in closed form,
+    so the estimate is -H(q0) - log |det| - log p(z): unbiased, without the noise of
+    log q0(z_0) (about 4 nats per example for 32 dims), and free of the mean mu of q0, so no
+    0.5 * mu^2 terms have to cancel in float32. (The closed-form KL of z_0 plus
+    log p(z_0) - log p(z) - log |det| does cancel them; with a 4-step flow an encoder blew
+    them up into a logged KL of -37,000.)
+    """
+    return -q0.entropy() - log_det - prior(q0.event_shape[-1]).log_prob(z)
+
+
 def prior(latent_dim):
     """p(z) = N(0, I) over `latent_dim` dimensions."""
     zeros = tf.zeros([latent_dim], tf.float32)

@@ -23,9 +23,9 @@ class VAE(keras.Model):
     With `posterior="iaf"`, z = mu + sigma * eps is pushed through an inverse
     autoregressive flow (`keras_vae.models.flows`) conditioned on a context h the
     encoder also emits. log q(z|x) = log q(z_0|x) - log |det dz/dz_0| is then no longer
-    a closed form of z, and the KL is its Monte-Carlo estimate log q(z|x) - log p(z) over
-    the draws. With `flow_steps=0` there is no flow, and the loss is exactly the
-    Gaussian's (analytic KL).
+    a closed form of z, and the KL is estimated from the draws (`objectives.flow_kl`).
+    With `flow_steps=0` there is no flow, and the loss is exactly the Gaussian's
+    (analytic KL).
 
     Args:
         encoder: a Keras model or layer mapping x to `[z_mean, z_log_var]`, or to one
@@ -365,17 +365,14 @@ class VAE(keras.Model):
         log_px = tf.reshape(p_x.log_prob(x), [k, -1])  # (k, batch), sample-major
         reconstruction = -tf.reduce_mean(log_px, axis=0)
         beta = self.kl_weight()
-        prior = objectives.prior(self.latent_dim)
-        log_ratio = None  # log p(z) - log q(z|x) per draw, where the KL has no closed form
-        if log_det is not None or self.objective == "iwae":
-            log_q = objectives.posterior(*posterior[:2]).log_prob(z0)
-            log_ratio = prior.log_prob(z) - (log_q if log_det is None else log_q - log_det)
-            log_ratio = tf.reshape(log_ratio, [k, -1])
-        # A flow's KL: its Monte-Carlo estimate. (Adding the closed-form KL of z_0 and
-        # log p(z_0) - log p(z) - log det instead cancels 0.5 * mu^2 terms in float32, which an
-        # encoder can blow up: seen as a KL of -30,000 with 4 steps.)
-        kl = tf.reduce_sum(kl_dims, axis=-1) if log_det is None else -tf.reduce_mean(log_ratio, 0)
+        prior, q0 = objectives.prior(self.latent_dim), objectives.posterior(*posterior[:2])
+        if log_det is None:
+            kl = tf.reduce_sum(kl_dims, axis=-1)
+        else:  # a flow's KL: E[log q(z|x) - log p(z)] over the draws, see objectives.flow_kl
+            kl = tf.reduce_mean(tf.reshape(objectives.flow_kl(q0, z, log_det), [k, -1]), axis=0)
         if self.objective == "iwae":
+            log_q = q0.log_prob(z0) if log_det is None else q0.log_prob(z0) - log_det
+            log_ratio = tf.reshape(prior.log_prob(z) - log_q, [k, -1])
             objective = -objectives.iwae_bound(log_px + beta * log_ratio)
         elif log_det is None:
             objective = reconstruction + beta * objectives.free_bits_kl(kl_dims, self.free_bits)
