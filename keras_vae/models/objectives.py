@@ -39,10 +39,11 @@ def flow_kl(q0, z, log_det):
 
     log q(z|x) = log q0(z_0) - log |det dz/dz_0|, and E[log q0(z_0)] = -H(q0) in closed form,
     so the estimate is -H(q0) - log |det| - log p(z): unbiased, without the noise of
-    log q0(z_0) (about 4 nats per example for 32 dims), and free of the mean mu of q0, so no
-    0.5 * mu^2 terms have to cancel in float32. (The closed-form KL of z_0 plus
-    log p(z_0) - log p(z) - log |det| does cancel them; with a 4-step flow an encoder blew
-    them up into a logged KL of -37,000.)
+    log q0(z_0) (about 4 nats per example at 32 dims), and free of q0's mean mu.
+    The Rao-Blackwellised alternative, KL(q0 || p) in closed form plus
+    log p(z_0) - log p(z) - log |det|, is quieter while the flow stays near the identity,
+    but its noise grows as |mu| * sigma when the flow moves z away from z_0: a 4-step flow
+    drifted there and its logged KL swung between -37,000 and +15,000 (RESULTS.md).
     """
     return -q0.entropy() - log_det - prior(q0.event_shape[-1]).log_prob(z)
 
