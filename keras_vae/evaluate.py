@@ -1,9 +1,10 @@
 """Honest likelihoods: importance-sampled log p(x), ELBO, bits/dim, active units, KL per dim.
 
 Everything takes a VAE-like `model` with `posterior_parameters(x) -> (z_mean, z_log_var)`
-(or `posterior(x)`, a TFP distribution, which takes precedence), `decoder(z) -> params`, `likelihood.distribution(params)` (a tfp distribution over one
-whole example), `latent_dim` and `data_shape`, so a `keras_vae.VAE` (images, sequences
-or vectors) and any small object with the same attributes work alike.
+(or `posterior(x)`, a TFP distribution, which takes precedence), `decoder(z) -> params`,
+`likelihood.distribution(params)` (a tfp distribution over one whole example), `latent_dim`
+and `data_shape`, so a `keras_vae.VAE` (images, sequences or vectors) and any small object
+with the same attributes work alike.
 
 The importance-sampled estimate (Burda et al. 2015, "Importance Weighted Autoencoders")
 
@@ -249,8 +250,9 @@ def report(model, images, num_samples=1000, batch_size=100, seed=0, memory_budge
     """All of the above in one pass over the images, as a JSON-ready dict.
 
     Keys: `nll` (-mean log p(x), nats per image, k = `num_samples`) and its standard
-    error over images `nll_std_error`, `neg_elbo` (nats), `kl` (mean KL per image, nats; for a flow posterior a
-    Monte-Carlo estimate, 16 draws per image), `kl_per_dim` (None for a flow posterior),
+    error over images `nll_std_error`, `neg_elbo` (nats), `kl` (mean KL per image, nats; for
+    a flow posterior a Monte-Carlo estimate, 16 draws per image), `kl_per_dim` (None for a
+    flow posterior),
     `active_units` (threshold 0.01), `num_samples`, `num_images`, and
     `bits_per_dim` when it means something: the discretized logistic or a Bernoulli on
     binary data (log-probabilities), or a Gaussian on images in [0, 1] (dequantized 8-bit
@@ -325,7 +327,8 @@ def _activity(z_mean):
 
 
 def _has_flow(model):
-    return getattr(model, "flow", None) is not None
+    """Whether q(z|x) goes through a flow of at least one step (`VAE(posterior="iaf")`)."""
+    return bool(getattr(model, "flow_steps", 0))
 
 
 def _monte_carlo_kl(model, images, batch_size, seed, draws=16):

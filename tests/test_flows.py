@@ -280,6 +280,8 @@ def test_evaluate_uses_the_flow_as_proposal(shapes_images):
     json.dumps(report)
     with pytest.raises(ValueError, match=r"model\. Expected a model with a diagonal Gaussian"):
         evaluate.kl_per_dim(model, x)
+    no_steps = small_iaf(flow_steps=0)  # no flow: the Gaussian's per-dim KL
+    assert evaluate.kl_per_dim(no_steps, x).shape == (4,)
 
 
 def test_conditional_vae_takes_the_flow_too():
