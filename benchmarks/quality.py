@@ -96,7 +96,7 @@ MODELS = {
         _adam(1e-4), 32,
     ),
     "tfp_conv": (tfp_conv_vae, _adam(1e-3), 128),
-    "mnist": (lambda: keras_vae.VAE(**{**presets.get("mnist")["model"], **OVERRIDES, "seed": 0}),
+    "mnist": (lambda: keras_vae.VAE(**{**presets.get("mnist")["model"], **OVERRIDES, "seed": SEED[0]}),
               _mnist_optimizer,
               presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
     "mnist_gaussian": (lambda: _preset_with("gaussian"), _mnist_optimizer,
@@ -108,6 +108,8 @@ MODELS = {
 
 #: `--override`: VAE arguments that replace the preset's in the mnist* models (for tuning).
 OVERRIDES = {}
+#: `--seed`: of initialisation, noise and data order, for every model.
+SEED = [0]
 
 
 def _preset_with(posterior):
@@ -115,7 +117,7 @@ def _preset_with(posterior):
     args = {**presets.get("mnist")["model"], **OVERRIDES}
     if posterior == "gaussian":
         args = {k: v for k, v in args.items() if k not in ("flow_steps", "flow_units")}
-    return keras_vae.VAE(**{**args, "posterior": posterior, "seed": 0})
+    return keras_vae.VAE(**{**args, "posterior": posterior, "seed": SEED[0]})
 
 
 def own_epochs(name):
@@ -125,10 +127,10 @@ def own_epochs(name):
 
 def _compiled(name, train, epochs):
     build, optimizer, batch_size = MODELS[name]
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(SEED[0])
     model = build()
     model.compile(optimizer=optimizer(-(-len(train) // batch_size), epochs))
-    dataset = keras_vae.data.from_array(train, batch_size=batch_size, binarize=True, seed=0)
+    dataset = keras_vae.data.from_array(train, batch_size=batch_size, binarize=True, seed=SEED[0])
     return model, dataset
 
 
@@ -185,11 +187,13 @@ def main():
                         help="only time MODEL's full recipe against ANCHOR's 20 epochs")
     parser.add_argument("--ratio-epochs", type=int, default=3, help="timed epochs per model")
     parser.add_argument("--override", default="{}", help="JSON of VAE arguments for the mnist* models")
+    parser.add_argument("--seed", type=int, default=0, help="seed of our models and of the data order")
     parser.add_argument("--num-samples", type=int, default=1000, help="k of the NLL estimate")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--save-dir", help="also save each trained model here (NAME_EPOCHSep.keras)")
     args = parser.parse_args()
     OVERRIDES.update(json.loads(args.override))
+    SEED[0] = args.seed
     train, test = load(args.test)
     if args.time_ratio:
         names = args.time_ratio.split(",")
