@@ -288,7 +288,7 @@ class VAE(keras.Model):
 
     def _distribution(self, z_mean, z_log_var, context):
         q = objectives.posterior(z_mean, z_log_var)
-        if self.flow is None:
+        if not self.flow_steps:  # as in `_flow`: no flow, or one of 0 steps
             return q
         return objectives.tfd.TransformedDistribution(q, self.flow.bijector(context))
 
