@@ -62,17 +62,23 @@ def error(probabilities, labels):
     return float(np.mean(np.argmax(probabilities, axis=-1) != labels))
 
 
-def supervised(train_images, train_labels, test_x, test_y, draw, steps=2000):
-    """q(y|x)'s network on the labelled digits alone (same dropout, binarized anew each step)."""
+def augmentation(recipe):
+    """The recipe's augmentation of labelled digits (`labelled_shift`, `_rotation`, `_zoom`)."""
+    return {k: v for k, v in recipe.items() if k.startswith("labelled_") and k != "labelled_fraction"}
+
+
+def supervised(train_images, train_labels, test_x, test_y, draw, steps=2000, recipe_overrides=None):
+    """q(y|x)'s network on the labelled digits alone (same dropout and augmentation, binarized
+    anew each step)."""
+    recipe = {**presets.get("mnist_semi_supervised")["train"], **(recipe_overrides or {})}
     model_args = presets.get("mnist_semi_supervised")["model"]
     architecture = {k: model_args[k] for k in networks.CONV_ARGUMENTS if k in model_args}
     keras.utils.set_random_seed(draw)
     classifier = networks.default_classifier((28, 28, 1), CLASSES, architecture,
                                              model_args.get("classifier_dropout", 0.0))  # fmt: skip
     known = train_labels >= 0
-    shift = presets.get("mnist_semi_supervised")["train"].get("labelled_shift", 0)
     pairs = data.from_array(train_images[known], train_labels[known], batch_size=100,
-                            binarize=True, seed=draw, labelled_shift=shift).repeat()  # fmt: skip
+                            binarize=True, seed=draw, **augmentation(recipe)).repeat()  # fmt: skip
     classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
                        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
     start = time.perf_counter()
@@ -118,7 +124,7 @@ def preset(train_images, train_labels, test_x, test_y, draw, epochs=None, overri
     train = data.from_array(train_images, train_labels, batch_size=recipe["batch_size"],
                             binarize=True, seed=draw,
                             labelled_fraction=recipe.get("labelled_fraction"),
-                            labelled_shift=recipe.get("labelled_shift", 0))  # fmt: skip
+                            **augmentation(recipe))  # fmt: skip
     keras.utils.set_random_seed(draw)
     model = keras_vae.ConditionalVAE.from_preset(
         "mnist_semi_supervised", steps_per_epoch=int(train.cardinality()), seed=draw,
@@ -183,7 +189,8 @@ def main():
     for draw in (int(d) for d in args.draws.split(",")):
         split = load_split(draw)
         if "supervised" in methods:
-            rows.setdefault("supervised", []).append(supervised(*split, draw))
+            rows.setdefault("supervised", []).append(
+                supervised(*split, draw, recipe_overrides=json.loads(args.recipe)))
             print(f"draw {draw} supervised: {rows['supervised'][-1]}", flush=True)
         if "m1" in methods:
             rows.setdefault("m1", []).append(m1(*split, draw, args.m1_epochs))

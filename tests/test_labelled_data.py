@@ -72,6 +72,31 @@ def test_labelled_images_are_shifted_and_unlabelled_ones_are_not():
     assert len(corners) > 5
 
 
+@pytest.mark.parametrize("fully_labelled", [False, True])
+def test_labelled_images_are_turned_and_scaled_anew_each_time_and_unlabelled_ones_are_not(
+    fully_labelled,
+):  # fmt: skip
+    images = np.zeros((40, 15, 15), np.uint8)
+    images[:, 3:12, 7] = 255  # an upright bar
+    labels = np.full(40, 1) if fully_labelled else np.r_[np.full(8, 1), np.full(32, -1)]
+    dataset = data.from_array(images, labels, batch_size=8, labelled_rotation=40, labelled_zoom=0.3)
+    labelled = []
+    for x, y in dataset.take(10):
+        x, y = x.numpy()[..., 0], y.numpy()
+        assert x.min() >= 0 and x.max() <= 1
+        for image in x[y < 0]:
+            np.testing.assert_array_equal(image, images[0] / 255)
+        labelled += list(x[y >= 0])
+    labelled = np.array(labelled)
+    columns = (labelled > 0.5).any(axis=1).sum(axis=1)  # 1 for the upright bar
+    rows = (labelled > 0.5).any(axis=2).sum(axis=1)  # 9 for the bar at its size
+    assert np.mean(columns > 1) > 0.5  # most are turned ...
+    assert len(set(rows.tolist())) > 3  # ... by different angles and scales
+    assert not np.array_equal(labelled[0], labelled[8])  # anew, not one draw per image
+    with pytest.raises(ValueError, match=r"labelled_zoom.*unless labelled images"):
+        data.from_array(np.zeros((10, 4), np.float32), np.zeros(10, int), labelled_zoom=0.1)
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -83,6 +108,10 @@ def test_labelled_images_are_shifted_and_unlabelled_ones_are_not():
         (dict(labels=np.zeros(100, int), labelled_fraction=1.0), r"share in \(0, 1\)"),
         (dict(labels=np.zeros(100, int), labelled_shift=-1), "labelled_shift"),
         (dict(labelled_shift=2), r"labelled_shift.*unless labelled images"),
+        (dict(labels=np.zeros(100, int), labelled_rotation=-5), "labelled_rotation"),
+        (dict(labels=np.zeros(100, int), labelled_rotation=200), r"\[0, 180\] degrees"),
+        (dict(labels=np.zeros(100, int), labelled_zoom=1.0), r"labelled_zoom.*\[0, 1\)"),
+        (dict(labelled_rotation=10), r"labelled_rotation.*unless labelled images"),
     ],
 )
 def test_bad_labels_are_refused(kwargs, message):
@@ -163,4 +192,5 @@ def test_the_semi_supervised_preset_trains_from_the_command_line(tmp_path, capsy
     assert cli.main(args) == 0
     config = json.loads((run / "config.json").read_text())
     assert (config["num_classes"], config["alpha"], config["labelled_shift"]) == (10, 20.0, 2)
+    assert (config["labelled_rotation"], config["labelled_zoom"]) == (15.0, 0.1)
     assert "classifier accuracy" in capsys.readouterr().out

@@ -9,6 +9,7 @@ sequences (T, C) or vectors (D,), and takes the same options: `batch_size`, `shu
 import os
 import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -19,8 +20,9 @@ from keras_vae.models.conditional import LABELLED_FRACTION
 _SHUFFLE_BUFFER_BYTES = 512 * 2**20
 
 def from_array(
-    x, labels=None, *, labelled_fraction=None, labelled_shift=0, batch_size=128, shuffle=True,
-    binarize=False, image_size=None, cache=True, seed=0, drop_remainder=False,
+    x, labels=None, *, labelled_fraction=None, labelled_shift=0, labelled_rotation=0.0,
+    labelled_zoom=0.0, batch_size=128, shuffle=True, binarize=False, image_size=None, cache=True,
+    seed=0, drop_remainder=False,
 ):  # fmt: skip
     """Makes a dataset from an array of examples, and of their labels if given.
 
@@ -39,6 +41,10 @@ def from_array(
         labelled_shift: augmentation of the labelled images while training (`shuffle`): each
             time one is drawn, it moves by a random whole number of pixels, up to this many
             in each direction (zeros fill in). 0 for none.
+        labelled_rotation: augmentation as `labelled_shift`: labelled images turn by a random
+            angle of up to this many degrees either way (`keras.layers.RandomRotation`).
+        labelled_zoom: augmentation as `labelled_shift`: labelled images are scaled by a
+            random factor in [1 - zoom, 1 + zoom] (`keras.layers.RandomZoom`), in [0, 1).
         batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder: As in
             `keras_vae.data.load`; `image_size` applies to images only.
 
@@ -65,11 +71,21 @@ def from_array(
             raise validation.invalid("labelled_fraction", "None without labels", labelled_fraction)
         if not 0 < validation.check_float("labelled_fraction", labelled_fraction) < 1:
             raise validation.invalid("labelled_fraction", "a share in (0, 1)", labelled_fraction)
-    labelled_shift = validation.check_int("labelled_shift", labelled_shift, minimum=0)
+    augment = dict(
+        shift=validation.check_int("labelled_shift", labelled_shift, minimum=0),
+        rotation=validation.check_float("labelled_rotation", labelled_rotation),
+        zoom=validation.check_float("labelled_zoom", labelled_zoom),
+    )  # fmt: skip
+    if augment["rotation"] > 180:
+        raise validation.invalid("labelled_rotation", "an angle in [0, 180] degrees",
+                                 labelled_rotation)  # fmt: skip
+    if augment["zoom"] >= 1:
+        raise validation.invalid("labelled_zoom", "a scale change in [0, 1)", labelled_zoom)
     x = _checked_array(x)
-    if labelled_shift and (labels is None or x.ndim != 4):
-        raise validation.invalid("labelled_shift", "0 unless labelled images are given (x has "
-                                 f"shape {x.shape})", labelled_shift)  # fmt: skip
+    for name, value in augment.items():
+        if value and (labels is None or x.ndim != 4):
+            raise validation.invalid(f"labelled_{name}", "0 unless labelled images are given (x "
+                                     f"has shape {x.shape})", value)  # fmt: skip
     if options["image_size"] is not None and x.ndim != 4:
         raise validation.invalid("image_size", f"None for data that are not images (x has shape "
                                  f"{x.shape})", image_size)  # fmt: skip
@@ -83,13 +99,14 @@ def from_array(
     if options["shuffle"] and not known.all():
         fraction = labelled_fraction or max(known.mean(), LABELLED_FRACTION)
         return _mixed_pipeline(_examples(x[known], labels[known]),
-                               _examples(x[~known], labels[~known]), fraction, labelled_shift,
+                               _examples(x[~known], labels[~known]), fraction, augment,
                                options)  # fmt: skip
-    if options["shuffle"] and labelled_shift:
-        options = dict(options, cache=True)  # shifted after the cache, anew every epoch
+    if options["shuffle"] and any(augment.values()):
+        options = dict(options, cache=True)  # augmented after the cache, anew every epoch
         dataset = _prepare(_examples(x, labels), options["image_size"], True)
-        dataset = _shifted(_shuffle(dataset, options["seed"]), labelled_shift, options["seed"])
+        dataset = _shifted(_shuffle(dataset, options["seed"]), augment["shift"], options["seed"])
         batches = dataset.batch(options["batch_size"], drop_remainder=options["drop_remainder"])
+        batches = _transformed(batches, augment["rotation"], augment["zoom"], options["seed"])
         return _finish(batches, options["binarize"], options["seed"])
     return build_pipeline(_examples(x, labels), **options)
 
@@ -102,6 +119,8 @@ def _examples(x, labels):
 
 def _shifted(examples, shift, seed):
     """Each image moved by up to `shift` pixels in each direction, at random every time."""
+    if not shift:
+        return examples
 
     def move(example, seed):
         image, label = example
@@ -112,7 +131,21 @@ def _shifted(examples, shift, seed):
     return tf.data.Dataset.zip(examples, seeds).map(move, tf.data.AUTOTUNE)
 
 
-def _mixed_pipeline(labelled, unlabelled, fraction, shift, options):
+def _transformed(batches, rotation, zoom, seed):
+    """Batches of images turned by up to `rotation` degrees and scaled by up to 1 +- `zoom`,
+    each image at random every time (Keras's preprocessing layers; zeros fill in)."""
+    layers = []
+    if rotation:
+        layers.append(keras.layers.RandomRotation(rotation / 360, fill_mode="constant", seed=seed + 3))
+    if zoom:
+        layers.append(keras.layers.RandomZoom(zoom, fill_mode="constant", seed=seed + 4))
+    if not layers:
+        return batches
+    augment = keras.Sequential(layers)
+    return batches.map(lambda x, y: (augment(x, training=True), y), tf.data.AUTOTUNE)
+
+
+def _mixed_pipeline(labelled, unlabelled, fraction, augment, options):
     """Batches of `fraction` labelled examples (repeated) and the rest unlabelled (one pass)."""
     batch_size = options["batch_size"]
     if batch_size < 2:
@@ -122,10 +155,8 @@ def _mixed_pipeline(labelled, unlabelled, fraction, shift, options):
     labelled = _prepare(labelled, options["image_size"], options["cache"])
     unlabelled = _prepare(unlabelled, options["image_size"], options["cache"])
     seed = options["seed"]
-    labelled = _shuffle(labelled, seed).repeat()
-    if shift:
-        labelled = _shifted(labelled, shift, seed)
-    labelled = labelled.batch(per_batch)
+    labelled = _shifted(_shuffle(labelled, seed).repeat(), augment["shift"], seed)
+    labelled = _transformed(labelled.batch(per_batch), augment["rotation"], augment["zoom"], seed)
     unlabelled = _shuffle(unlabelled, seed + 1).batch(
         batch_size - per_batch, drop_remainder=options["drop_remainder"]
     )

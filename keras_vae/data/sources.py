@@ -119,7 +119,7 @@ def from_npz(path, key="images", labels_key=None, **options):
     >>> dataset = from_npz("digits.npz", key="images", batch_size=64)
     >>> labelled = from_npz("digits.npz", labels_key="labels")     # (images, labels)
     """
-    labelled = {k: options.pop(k) for k in ("labelled_fraction", "labelled_shift") if k in options}
+    labelled = {k: options.pop(k) for k in list(options) if k.startswith("labelled_")}
     check_options(**options)  # Fail before reading a maybe large file.
     labels = read_labels(path, labels_key) if labels_key is not None else None
     return from_array(_read_npz(path, key), labels, **labelled, **options)

@@ -39,8 +39,10 @@ PRESETS = {
     # Semi-supervised MNIST (Kingma et al. 2014's M2; benchmarks/semi_supervised.py): a
     # ConditionalVAE whose classifier q(y|x) learns from 10 labels per class and the
     # unlabelled digits. Labelled digits fill a quarter of every batch, each shifted by up to
-    # 2 pixels; alpha 20 and dropout 0.5 keep the classifier from memorising them, and an
-    # 8-d z leaves the class to y (16-d and 32-d gave 5.2% and more; RESULTS.md).
+    # 2 pixels, turned by up to 15 degrees and scaled by up to 10% every time it is drawn
+    # (the error fell from 7.9% to 4.7% on the hardest label draw); alpha 20 and dropout 0.5
+    # keep the classifier from memorising them, and an 8-d z leaves the class to y (16-d and
+    # 32-d gave 5.2% and more; RESULTS.md).
     "mnist_semi_supervised": {
         "model": dict(
             input_shape=(28, 28, 1), num_classes=10, latent_dim=8, dense_units=256,
@@ -49,7 +51,7 @@ PRESETS = {
         ),  # fmt: skip
         "train": dict(
             learning_rate=1e-3, lr_schedule="cosine", batch_size=64, epochs=15, binarize=True,
-            labelled_fraction=0.25, labelled_shift=2,
+            labelled_fraction=0.25, labelled_shift=2, labelled_rotation=15.0, labelled_zoom=0.1,
         ),  # fmt: skip
     },
     # Colour 32x32 (CIFAR-10): 8-bit discretized logistic likelihood, reports bits/dim.

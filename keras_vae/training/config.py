@@ -58,6 +58,10 @@ class TrainConfig:
     labelled_shift: int | None = _field(None, "shift labelled images by up to this many pixels, "
                                         "at random, every time they are drawn (default 0)",
                                         group="data")  # fmt: skip
+    labelled_rotation: float | None = _field(None, "turn labelled images by up to this many "
+                                             "degrees, at random (default 0)", group="data")  # fmt: skip
+    labelled_zoom: float | None = _field(None, "scale labelled images by up to 1 +- this, at "
+                                         "random (default 0)", group="data")  # fmt: skip
     image_size: int | None = _field(None, "resize images to this square size", group="data")
     binarize: bool = _field(False, "dynamic binarization: new binary pixels every epoch (the "
                             "held-out set gets one fixed draw)", group="data")  # fmt: skip
@@ -152,7 +156,7 @@ class TrainConfig:
             raise validation.invalid("with_labels", "False with data= (give labels_key: the "
                                      "labels' name in the .npz)", self.with_labels)  # fmt: skip
         labelled_only = ("num_classes", "alpha", "classifier_dropout", "labelled_fraction",
-                         "labelled_shift")  # fmt: skip
+                         "labelled_shift", "labelled_rotation", "labelled_zoom")  # fmt: skip
         given = [name for name in labelled_only if getattr(self, name) is not None]
         if given and not self.conditional:
             preset = f" (preset {self.preset!r} trains a ConditionalVAE)" if self.preset else ""

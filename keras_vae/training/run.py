@@ -236,8 +236,12 @@ def _datasets(config):
         cut = _validation_cut(len(images), config.validation_fraction)
         options["image_size"] = None  # read_images resized them already
         train_labels, val_labels = (None, None) if labels is None else (labels[:cut], labels[cut:])
-        fraction = {} if labels is None else {"labelled_fraction": config.labelled_fraction,
-                                              "labelled_shift": config.labelled_shift or 0}  # fmt: skip
+        fraction = {} if labels is None else {
+            "labelled_fraction": config.labelled_fraction,
+            "labelled_shift": config.labelled_shift or 0,
+            "labelled_rotation": config.labelled_rotation or 0.0,
+            "labelled_zoom": config.labelled_zoom or 0.0,
+        }  # fmt: skip
         train_ds = data.from_array(images[:cut], train_labels, shuffle=True, **fraction, **options)
         val_ds = data.from_array(images[cut:], val_labels, shuffle=False, **_held_out(options))
     else:
