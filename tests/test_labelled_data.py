@@ -92,7 +92,8 @@ def test_labelled_images_are_turned_and_scaled_anew_each_time_and_unlabelled_one
     rows = (labelled > 0.5).any(axis=2).sum(axis=1)  # 9 for the bar at its size
     assert np.mean(columns > 1) > 0.5  # most are turned ...
     assert len(set(rows.tolist())) > 3  # ... by different angles and scales
-    assert not np.array_equal(labelled[0], labelled[8])  # anew, not one draw per image
+    # Anew for every draw: no two batches (even those built in parallel) share transforms.
+    assert len(np.unique(labelled.reshape(len(labelled), -1), axis=0)) == len(labelled)
     with pytest.raises(ValueError, match=r"labelled_zoom.*unless labelled images"):
         data.from_array(np.zeros((10, 4), np.float32), np.zeros(10, int), labelled_zoom=0.1)
 

@@ -142,7 +142,9 @@ def _transformed(batches, rotation, zoom, seed):
     if not layers:
         return batches
     augment = keras.Sequential(layers)
-    return batches.map(lambda x, y: (augment(x, training=True), y), tf.data.AUTOTUNE)
+    # Sequential calls: the layers' seed generator is a variable, and calls in parallel could
+    # read the same state and give two batches the same transforms.
+    return batches.map(lambda x, y: (augment(x, training=True), y))
 
 
 def _mixed_pipeline(labelled, unlabelled, fraction, augment, options):
