@@ -142,6 +142,51 @@ def test_tfds_and_shapes_labels(monkeypatch):
     assert set(y.numpy()) == set(range(len(data.shapes.SHAPE_NAMES)))
 
 
+def _unseen(augmented, originals):
+    """The share of `augmented` images that match none of `originals`."""
+    flat = originals.reshape(len(originals), -1)
+    return np.mean([np.abs(flat - a.reshape(-1)).max(axis=1).min() > 1e-4 for a in augmented])
+
+
+def test_named_datasets_augment_their_labelled_training_images(monkeypatch):
+    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
+    with tfds.testing.mock_data(num_examples=12):
+        raw, _ = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False)))
+        turned, labels = next(iter(data.load("mnist", batch_size=12, with_labels=True,
+                                             labelled_rotation=30, labelled_shift=2)))  # fmt: skip
+        held_out, _ = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False,
+                                          labelled_rotation=30)))  # fmt: skip
+    assert turned.shape == raw.shape and labels.shape == (12,)
+    assert _unseen(turned.numpy(), raw.numpy()) > 0.5
+    np.testing.assert_array_equal(held_out, raw)  # held-out data (no shuffling): as they are
+    shapes = dict(batch_size=40, with_labels=True, num_examples=40)
+    raw, _ = next(iter(data.load("shapes", shuffle=False, **shapes)))
+    zoomed, _ = next(iter(data.load("shapes", labelled_zoom=0.3, **shapes)))
+    assert _unseen(zoomed.numpy(), raw.numpy()) > 0.5
+    with pytest.raises(ValueError, match=r"labelled_zoom.*unless with_labels=True"):
+        data.load("shapes", labelled_zoom=0.1)
+
+
+def test_train_on_a_named_dataset_with_labels_augments_as_configured(tmp_path, capsys):
+    from keras_vae.training import config as config_module, run as run_module
+
+    settings = dict(dataset="shapes", with_labels=True, num_examples=40, batch_size=40)
+    config = config_module.config_for(tmp_path / "a", labelled_zoom=0.3, **settings)
+    train, _, _, num_classes = run_module._datasets(config)
+    raw, _ = next(iter(data.load("shapes", shuffle=False, **{k: v for k, v in settings.items()
+                                                               if k != "dataset"})))  # fmt: skip
+    assert num_classes == len(data.shapes.SHAPE_NAMES)
+    assert _unseen(next(iter(train))[0].numpy(), raw.numpy()) > 0.5
+    run = tmp_path / "run"
+    args = ["train", "--dataset", "shapes", "--with-labels", "--num-examples", "64", "--epochs",
+            "1", "--batch-size", "16", "--latent-dim", "2", "--encoder-filters", "4",
+            "--dense-units", "8", "--labelled-rotation", "20", "--labelled-zoom", "0.1",
+            "--verbose", "0", "--export-dir", "", "--no-images", "--out", str(run)]  # fmt: skip
+    assert cli.main(args) == 0
+    config = json.loads((run / "config.json").read_text())
+    assert (config["labelled_rotation"], config["labelled_zoom"]) == (20.0, 0.1)
+
+
 def test_train_with_labels_key_trains_a_conditional_vae(tmp_path, capsys):
     images, labels = digits(200, labelled=40)
     images = np.kron(images, np.ones((1, 2, 2), np.uint8))  # 16x16

@@ -71,16 +71,7 @@ def from_array(
             raise validation.invalid("labelled_fraction", "None without labels", labelled_fraction)
         if not 0 < validation.check_float("labelled_fraction", labelled_fraction) < 1:
             raise validation.invalid("labelled_fraction", "a share in (0, 1)", labelled_fraction)
-    augment = dict(
-        shift=validation.check_int("labelled_shift", labelled_shift, minimum=0),
-        rotation=validation.check_float("labelled_rotation", labelled_rotation),
-        zoom=validation.check_float("labelled_zoom", labelled_zoom),
-    )  # fmt: skip
-    if augment["rotation"] > 180:
-        raise validation.invalid("labelled_rotation", "an angle in [0, 180] degrees",
-                                 labelled_rotation)  # fmt: skip
-    if augment["zoom"] >= 1:
-        raise validation.invalid("labelled_zoom", "a scale change in [0, 1)", labelled_zoom)
+    augment = check_augmentation(labelled_shift, labelled_rotation, labelled_zoom)
     x = _checked_array(x)
     for name, value in augment.items():
         if value and (labels is None or x.ndim != 4):
@@ -102,13 +93,34 @@ def from_array(
                                _examples(x[~known], labels[~known]), fraction, augment,
                                options)  # fmt: skip
     if options["shuffle"] and any(augment.values()):
-        options = dict(options, cache=True)  # augmented after the cache, anew every epoch
-        dataset = _prepare(_examples(x, labels), options["image_size"], True)
-        dataset = _shifted(_shuffle(dataset, options["seed"]), augment["shift"], options["seed"])
-        batches = dataset.batch(options["batch_size"], drop_remainder=options["drop_remainder"])
-        batches = _transformed(batches, augment["rotation"], augment["zoom"], options["seed"])
-        return _finish(batches, options["binarize"], options["seed"])
+        return augmented_pipeline(_examples(x, labels), augment, options)
     return build_pipeline(_examples(x, labels), **options)
+
+
+def check_augmentation(labelled_shift=0, labelled_rotation=0.0, labelled_zoom=0.0):
+    """Checks the augmentation of labelled images; returns `{"shift", "rotation", "zoom"}`."""
+    augment = dict(
+        shift=validation.check_int("labelled_shift", labelled_shift, minimum=0),
+        rotation=validation.check_float("labelled_rotation", labelled_rotation),
+        zoom=validation.check_float("labelled_zoom", labelled_zoom),
+    )  # fmt: skip
+    if augment["rotation"] > 180:
+        raise validation.invalid("labelled_rotation", "an angle in [0, 180] degrees",
+                                 labelled_rotation)  # fmt: skip
+    if augment["zoom"] >= 1:
+        raise validation.invalid("labelled_zoom", "a scale change in [0, 1)", labelled_zoom)
+    return augment
+
+
+def augmented_pipeline(examples, augment, options):
+    """`build_pipeline` for training on labelled `(image, label)` examples, each augmented
+    anew every time it is drawn (`check_augmentation`'s `augment`)."""
+    options = dict(options, cache=options["cache"] or True)  # augmented after the cache
+    dataset = _prepare(examples, options["image_size"], options["cache"])
+    dataset = _shifted(_shuffle(dataset, options["seed"]), augment["shift"], options["seed"])
+    batches = dataset.batch(options["batch_size"], drop_remainder=options["drop_remainder"])
+    batches = _transformed(batches, augment["rotation"], augment["zoom"], options["seed"])
+    return _finish(batches, options["binarize"], options["seed"])
 
 
 def _examples(x, labels):

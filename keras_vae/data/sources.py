@@ -16,7 +16,9 @@ import tensorflow as tf
 
 from keras_vae import validation
 from keras_vae.data import shapes
-from keras_vae.data.pipeline import build_pipeline, check_options, from_array, to_unit_range
+from keras_vae.data.pipeline import (
+    augmented_pipeline, build_pipeline, check_augmentation, check_options, from_array, to_unit_range,
+)
 
 BUILTIN_DATASETS = ("shapes",)
 # Examples per split of the built-in "shapes" set. A split's content depends
@@ -42,7 +44,7 @@ class DatasetUnavailableError(FileNotFoundError):
 def load(
     name, split="train", *, with_labels=False, batch_size=128, shuffle=True, binarize=False,
     image_size=None, cache=True, seed=0, data_dir=None, download=True, num_examples=None,
-    drop_remainder=False,
+    drop_remainder=False, labelled_shift=0, labelled_rotation=0.0, labelled_zoom=0.0,
 ):  # fmt: skip
     """Loads a named dataset: the built-in "shapes" or a tfds image dataset.
 
@@ -65,6 +67,8 @@ def load(
         download: Whether tfds may download a dataset it has not prepared.
         num_examples: Number of examples to keep (shapes: to draw).
         drop_remainder: Whether to drop the last, smaller batch.
+        labelled_shift, labelled_rotation, labelled_zoom: with labels, augmentation of the
+            training images (`shuffle`), as in `keras_vae.data.from_array`.
 
     Returns:
         A `tf.data.Dataset` of float32 images in [0, 1] (and int32 labels).
@@ -89,8 +93,12 @@ def load(
         raise validation.invalid("name", "a dataset name (a string)", name)
     if not isinstance(with_labels, bool):
         raise validation.invalid("with_labels", "True or False", with_labels)
+    augment = check_augmentation(labelled_shift, labelled_rotation, labelled_zoom)
+    for key, value in augment.items():
+        if value and not with_labels:
+            raise validation.invalid(f"labelled_{key}", "0 unless with_labels=True", value)
     if name == "shapes":
-        return _load_shapes(split, num_examples, options, with_labels)
+        return _load_shapes(split, num_examples, options, with_labels, augment)
     images = _tfds_images(name, split, data_dir, download, with_labels)
     if num_examples is not None:
         images = images.take(num_examples)
@@ -98,6 +106,8 @@ def load(
     if options["image_size"] is None and not spec.shape.is_fully_defined():
         raise validation.invalid("image_size", f"(height, width): the images of dataset {name!r} "
                                  "differ in size", None)  # fmt: skip
+    if options["shuffle"] and any(augment.values()):
+        return augmented_pipeline(images, augment, options)
     return build_pipeline(images, **options)
 
 
@@ -274,7 +284,7 @@ def _decode(file, channels, all_grey):
     return image[..., :1] if all_grey else tf.image.rgb_to_grayscale(image)
 
 
-def _load_shapes(split, num_examples, options, with_labels=False):
+def _load_shapes(split, num_examples, options, with_labels=False, augment=None):
     if split not in SHAPES_SPLITS:
         expected = f"one of {tuple(SHAPES_SPLITS)} for the shapes dataset"
         raise validation.invalid("split", expected, split)
@@ -284,7 +294,8 @@ def _load_shapes(split, num_examples, options, with_labels=False):
     # Square sizes are drawn as they are; others are resized from a square.
     resize = (height, width) if height != width else None
     labels = factors["shape"] if with_labels else None
-    return from_array(images, labels, **dict(options, image_size=resize))
+    augment = {f"labelled_{key}": value for key, value in (augment or {}).items()}
+    return from_array(images, labels, **augment, **dict(options, image_size=resize))
 
 
 def _tfds_images(name, split, data_dir, download, with_labels=False):

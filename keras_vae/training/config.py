@@ -120,6 +120,8 @@ class TrainConfig:
                                 ("auto", 0, 1, 2))  # fmt: skip
 
     def __post_init__(self):
+        if isinstance(self.out, os.PathLike):
+            self.out = os.fspath(self.out)
         if not (isinstance(self.out, str) and self.out):
             raise validation.invalid("out", "the run directory, a non-empty path", self.out)
         if self.data is not None and self.dataset is not None:

@@ -236,17 +236,16 @@ def _datasets(config):
         cut = _validation_cut(len(images), config.validation_fraction)
         options["image_size"] = None  # read_images resized them already
         train_labels, val_labels = (None, None) if labels is None else (labels[:cut], labels[cut:])
-        fraction = {} if labels is None else {
-            "labelled_fraction": config.labelled_fraction,
-            "labelled_shift": config.labelled_shift or 0,
-            "labelled_rotation": config.labelled_rotation or 0.0,
-            "labelled_zoom": config.labelled_zoom or 0.0,
+        labelled = {} if labels is None else {
+            "labelled_fraction": config.labelled_fraction, **_augmentation(config)
         }  # fmt: skip
-        train_ds = data.from_array(images[:cut], train_labels, shuffle=True, **fraction, **options)
+        train_ds = data.from_array(images[:cut], train_labels, shuffle=True, **labelled, **options)
         val_ds = data.from_array(images[cut:], val_labels, shuffle=False, **_held_out(options))
     else:
         kwargs = {"num_examples": config.num_examples} if config.dataset == "shapes" else {}
         kwargs["with_labels"] = config.with_labels
+        if config.with_labels:
+            kwargs.update(_augmentation(config))
         train_split, val_split = _splits(config.dataset)
         train_ds = data.load(config.dataset, train_split, shuffle=True, **options, **kwargs)
         val_ds = data.load(config.dataset, val_split, shuffle=False, with_labels=config.with_labels,
@@ -259,6 +258,15 @@ def _datasets(config):
     train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
     spec = train_ds.element_spec[0] if config.conditional else train_ds.element_spec
     return train_ds, val_ds, tuple(spec.shape[1:]), num_classes
+
+
+def _augmentation(config):
+    """The config's augmentation of labelled training images, as data-loading arguments."""
+    return {
+        "labelled_shift": config.labelled_shift or 0,
+        "labelled_rotation": config.labelled_rotation or 0.0,
+        "labelled_zoom": config.labelled_zoom or 0.0,
+    }
 
 
 def _dataset_classes(name):
