@@ -8,9 +8,9 @@ without its label. The test set is the last 2,000 labelled digits, never seen in
 Training digits are dynamically binarized; test digits are binarized once (fixed seed).
 
   supervised  q(y|x)'s network (the preset's classifier) trained on the 100 labels alone
-  m1          Kingma et al.'s M1: a VAE (the preset's encoder and decoder, without labels)
-              trained on all 12,000 digits, then kNN and logistic regression on the
-              posterior means of the 100 labelled ones
+  m1          Kingma et al.'s M1: a VAE (the preset's encoder and decoder, without labels,
+              with an M1_LATENT-d z) trained on all 12,000 digits, then kNN and logistic
+              regression on the posterior means of the 100 labelled ones
   preset      `ConditionalVAE.from_preset("mnist_semi_supervised")`, with its own recipe
 
 Recognisability: a conv classifier trained on the 4,000 labelled training digits (all
@@ -35,6 +35,9 @@ from keras_vae import data, networks, presets
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 LABELS_PER_CLASS = 10
 CLASSES = 10
+#: M1's latent size. Its z must describe the class itself (it has no y); the preset's 3-d z,
+#: sized to leave the class to y, would be too small for that.
+M1_LATENT = 8
 
 
 def load_split(draw):
@@ -96,6 +99,7 @@ def m1(train_images, train_labels, test_x, test_y, draw, epochs):
     recipe = presets.get("mnist_semi_supervised")["train"]
     unconditional = {k: v for k, v in model_args.items()
                      if k not in ("num_classes", "alpha", "classifier_dropout", "beta")}  # fmt: skip
+    unconditional["latent_dim"] = M1_LATENT
     keras.utils.set_random_seed(draw)
     train = data.from_array(train_images, batch_size=recipe["batch_size"], binarize=True, seed=draw)
     model = keras_vae.VAE(**unconditional, seed=draw)
