@@ -115,8 +115,7 @@ def check_augmentation(labelled_shift=0, labelled_rotation=0.0, labelled_zoom=0.
 def augmented_pipeline(examples, augment, options):
     """`build_pipeline` for training on labelled `(image, label)` examples, each augmented
     anew every time it is drawn (`check_augmentation`'s `augment`)."""
-    options = dict(options, cache=options["cache"] or True)  # augmented after the cache
-    dataset = _prepare(examples, options["image_size"], options["cache"])
+    dataset = _prepare(examples, options["image_size"], options["cache"])  # augmented after it
     dataset = _shifted(_shuffle(dataset, options["seed"]), augment["shift"], options["seed"])
     batches = dataset.batch(options["batch_size"], drop_remainder=options["drop_remainder"])
     batches = _transformed(batches, augment["rotation"], augment["zoom"], options["seed"])
