@@ -20,8 +20,10 @@ def main(argv=None):
         print(f"keras-vae {args.command_name}: interrupted{_kept(args)}", file=sys.stderr)
         return 130
     except Exception as error:  # one line, never a traceback
-        print(f"keras-vae {args.command_name}: error: {_describe(error)}{_kept(args)}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"keras-vae {args.command_name}: error: {_describe(error)}{_kept(args)}",
+            file=sys.stderr,
+        )
         return 2
 
 
@@ -47,8 +49,11 @@ def _kept(args):
     run_dir = os.path.abspath(args.out)
     if rundir.state(run_dir) != "unfinished":
         return ""
-    kept = [name for name, path in (("model.keras", "model.keras"), ("a backup", "backup"))
-            if os.path.exists(os.path.join(run_dir, path))] or ["its settings"]  # fmt: skip
+    kept = [
+        name
+        for name, path in (("model.keras", "model.keras"), ("a backup", "backup"))
+        if os.path.exists(os.path.join(run_dir, path))
+    ] or ["its settings"]
     return f". {run_dir} keeps {' and '.join(kept)}: rerun the same command to resume."
 
 
@@ -58,20 +63,27 @@ def _train(args):
     config = training.config_for(args.out, preset=args.preset, **_given_settings(args))
     result = training.train(config)
     if result["already_finished"]:
-        print(f"{result['run_dir']} already holds this finished run: nothing to do "
-              "(--overwrite trains it afresh).")  # fmt: skip
+        print(
+            f"{result['run_dir']} already holds this finished run: nothing to do "
+            "(--overwrite trains it afresh)."
+        )
     m = result["metrics"]
     print(
         f"held-out: loss {m['loss']:.2f} nats/example, reconstruction "
         f"{m['reconstruction_loss']:.2f}, KL {m['kl_loss']:.2f}"
-        + (f", classifier accuracy {m['accuracy']:.4f} on the labelled"
-           if "accuracy" in m and m["accuracy"] == m["accuracy"] else "")  # NaN: none labelled
+        + (
+            f", classifier accuracy {m['accuracy']:.4f} on the labelled"
+            if "accuracy" in m and m["accuracy"] == m["accuracy"]
+            else ""
+        )  # NaN: none labelled
         + f"  ->  {result['run_dir']}"
-    )  # fmt: skip
+    )
     if os.path.isdir(os.path.join(result["run_dir"], "images")):
         run_dir = result["run_dir"]
-        print(f"pictures: {os.path.join(run_dir, 'images')}  "
-              f"(TensorBoard: tensorboard --logdir {os.path.join(run_dir, 'logs')})")
+        print(
+            f"pictures: {os.path.join(run_dir, 'images')}  "
+            f"(TensorBoard: tensorboard --logdir {os.path.join(run_dir, 'logs')})"
+        )
     if result["export_path"] and not result["already_finished"]:
         print(f"exported SavedModel (TF Serving layout) to {result['export_path']}")
     return 0
@@ -84,8 +96,9 @@ def _given_settings(args):
     fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
     given = {
         k: tuple(v) if isinstance(v, list) else v
-        for k, v in vars(args).items() if k in fields and k not in ("out", "preset") and v is not None
-    }  # fmt: skip
+        for k, v in vars(args).items()
+        if k in fields and k not in ("out", "preset") and v is not None
+    }
     for name, field in fields.items():  # the command's own defaults (e.g. it exports)
         if "cli_default" in field.metadata:
             given.setdefault(name, field.metadata["cli_default"])
@@ -100,9 +113,14 @@ def _export(args):
     model = _load_vae(source)
     stat = os.stat(source)  # a rerun for the same file completes what a kill left
     identity = f"{source}:{stat.st_size}:{stat.st_mtime_ns}"
-    path, paths = export.publish(model, args.to, version=args.version, source=identity,
-                                 tflite_files=bool(args.tflite or args.quantize),
-                                 quantization=args.quantize)  # fmt: skip
+    path, paths = export.publish(
+        model,
+        args.to,
+        version=args.version,
+        source=identity,
+        tflite_files=bool(args.tflite or args.quantize),
+        quantization=args.quantize,
+    )
     print(f"exported SavedModel to {path}")
     if paths:
         *others, last = paths.values()  # encoder, decoder (and classifier)
@@ -141,10 +159,13 @@ def _read_labels(args, model):
     from keras_vae import data, validation
 
     key = args.labels_key
-    if not hasattr(model, "classify"):
-        raise validation.invalid("labels_key", "it only for a keras_vae.ConditionalVAE (labels "
-                                 f"measure its classifier); {args.model} holds a "
-                                 f"{type(model).__name__}", key)  # fmt: skip
+    if model.num_classes is None:
+        raise validation.invalid(
+            "labels_key",
+            f"it only for a model with classes (labels measure its classifier); {args.model} "
+            f"holds a {type(model).__name__} without classes",
+            key,
+        )
     if not (args.data and args.data.endswith(".npz")):
         given = validation.Described(f"{key!r} with --data {args.data}")
         raise validation.invalid("labels_key", "an array of the .npz file given with --data", given)
@@ -164,8 +185,7 @@ def _model_file(path):
 def _load_vae(path):
     import keras
 
-    import keras_vae
-    from keras_vae import models  # noqa: F401  registers VAE and ConditionalVAE for load_model
+    from keras_vae.models.base import LatentVariableModel
 
     path = _model_file(path)
     try:
@@ -173,8 +193,8 @@ def _load_vae(path):
     except Exception as error:  # a corrupt or foreign file: say which, not a traceback
         reason = str(error).split(" Full object config:")[0]  # not the whole config
         raise ValueError(f"{path} is not a loadable keras_vae model: {reason}") from None
-    if not isinstance(model, keras_vae.VAE):
-        raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_vae.VAE.")
+    if not isinstance(model, LatentVariableModel):
+        raise ValueError(f"{path} holds a {type(model).__name__}, not a keras_vae model.")
     return model
 
 
@@ -208,65 +228,89 @@ def _sample_labels(model, label):
 
     if label is None:
         return {}
-    if not hasattr(model, "classify"):
-        raise validation.invalid("label", "no label: the model is a "
-                                 f"{type(model).__name__}, which has no classes (a "
-                                 "keras_vae.ConditionalVAE has)", label)  # fmt: skip
+    if model.num_classes is None:
+        raise validation.invalid(
+            "label",
+            f"no label: the model is a {type(model).__name__}, which has no classes (a "
+            "keras_vae.ConditionalVAE has)",
+            label,
+        )
     if not 0 <= label < model.num_classes:
         raise validation.invalid("label", f"a class in [0, {model.num_classes})", label)
     return {"labels": label}
 
 
 def _parser():
-    from keras_vae.choices import listed
-
-    quantizations = [q for q in listed("keras_vae.export", "QUANTIZATIONS") if q]
     parser = argparse.ArgumentParser(prog="keras-vae", description=__doc__.split(":")[0])
     commands = parser.add_subparsers(dest="command_name", required=True)
-
     train = commands.add_parser("train", help="train a VAE into a run directory")
     _add_config_flags(train)
     train.set_defaults(command=_train)
-
-    export = commands.add_parser("export", help="export a trained model for TF Serving / TFLite")
-    export.add_argument("model", help="a run directory or a .keras file")
-    export.add_argument("--to", required=True, help="base directory, e.g. saved_models/NAME")
-    export.add_argument("--version", type=int, help="default: the next free integer")
-    export.add_argument("--tflite", action="store_true",
-                        help="also write encoder.tflite and decoder.tflite (and "
-                        "classifier.tflite for a conditional model) to TO/tflite/<version>/")
-    export.add_argument("--quantize", choices=quantizations,
-                        help="TFLite quantization (implies --tflite)")
-    export.set_defaults(command=_export)
-
+    _add_export_flags(
+        commands.add_parser("export", help="export a trained model for TF Serving / TFLite")
+    )
     evaluate = commands.add_parser(
         "evaluate", help="importance-sampled NLL, -ELBO, bits/dim, active units on held-out images"
     )
+    _add_evaluate_flags(evaluate)
+    sample = commands.add_parser("sample", help="write a grid of samples from a trained model")
+    sample.add_argument("run_dir", help="a run directory or a .keras file")
+    sample.add_argument("--n", type=int, default=64)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument(
+        "--label",
+        type=int,
+        help="a class for every sample of a model with classes (default: random classes)",
+    )
+    sample.add_argument(
+        "--out",
+        default="samples.png",
+        help="a PNG grid (image models), or a .npy file of the samples",
+    )
+    sample.set_defaults(command=_sample)
+    return parser
+
+
+def _add_export_flags(export):
+    from keras_vae import export as export_module
+
+    export.add_argument("model", help="a run directory or a .keras file")
+    export.add_argument("--to", required=True, help="base directory, e.g. saved_models/NAME")
+    export.add_argument("--version", type=int, help="default: the next free integer")
+    export.add_argument(
+        "--tflite",
+        action="store_true",
+        help="also write the LiteRT files (encoder.tflite, decoder.tflite, and classifier.tflite "
+        "for a model with classes) to TO/tflite/<version>/",
+    )
+    quantizations = [q for q in export_module.QUANTIZATIONS if q]
+    export.add_argument(
+        "--quantize", choices=quantizations, help="TFLite quantization (implies --tflite)"
+    )
+    export.set_defaults(command=_export)
+
+
+def _add_evaluate_flags(evaluate):
     evaluate.add_argument("model", help="a run directory or a .keras file")
     held_out = evaluate.add_mutually_exclusive_group()
     held_out.add_argument("--dataset", default="shapes", help="built-in 'shapes' or a tfds name")
     held_out.add_argument("--data", help="a .npz file or a directory of images")
     evaluate.add_argument("--split", default="test")
     evaluate.add_argument("--npz-key", default="images")
-    evaluate.add_argument("--labels-key", help="the --data .npz file's array of classes: also "
-                          "report a conditional model's classification_error")  # fmt: skip
-    evaluate.add_argument("--binarize", action="store_true",
-                          help="binarize the images once (fixed seed), as for binarized MNIST")
+    evaluate.add_argument(
+        "--labels-key",
+        help="the --data .npz file's array of classes: also report a model with classes' "
+        "classification_error",
+    )
+    evaluate.add_argument(
+        "--binarize",
+        action="store_true",
+        help="binarize the images once (fixed seed), as for binarized MNIST",
+    )
     evaluate.add_argument("--num-samples", type=int, default=1000, help="importance samples k")
     evaluate.add_argument("--limit", type=int, help="evaluate only the first N images")
     evaluate.add_argument("--out", help="also write the results to this JSON file")
     evaluate.set_defaults(command=_evaluate)
-
-    sample = commands.add_parser("sample", help="write a grid of samples from a trained model")
-    sample.add_argument("run_dir", help="a run directory or a .keras file")
-    sample.add_argument("--n", type=int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--label", type=int, help="a conditional model's class for every "
-                        "sample (default: random classes)")  # fmt: skip
-    sample.add_argument("--out", default="samples.png",
-                        help="a PNG grid (image models), or a .npy file of the samples")
-    sample.set_defaults(command=_sample)
-    return parser
 
 
 def _add_config_flags(parser):

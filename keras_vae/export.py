@@ -1,28 +1,31 @@
-"""Export a trained VAE: SavedModel in TF Serving's layout, and TFLite files for LiteRT.
+"""Export a trained model: SavedModel in TF Serving's layout, and TFLite files for LiteRT.
 
 Every export is written into a hidden temporary sibling, checked against the Keras
 model, and only then renamed into place, so a reader polling the target (TF Serving
 polls `base_dir`) never sees a half-written or wrong model.
 
-Signatures (all with a dynamic batch dimension, float32). The data's input and output
-are named `images` for an image model and `x` for vectors and sequences (`data_name`):
+The signatures are the model's own (`LatentVariableModel.serving_endpoints`), all with a
+dynamic batch dimension. A `VAE`'s, with the data named `images` for an image model and
+`x` for vectors and sequences (`data_name`):
 
     encode       images (batch, *data_shape) -> z_mean, z_log_var (batch, latent_dim)
     decode       z (batch, latent_dim)       -> images: the mean of p(x|z)
-    sample       eps (batch, latent_dim)     -> images: decode(eps), eps ~ N(0, I) drawn by
-                                                the caller (no random op inside)
+    sample       eps (batch, noise_dim)      -> images: decode(z) for z from the prior, its
+                                                noise eps ~ N(0, I) drawn by the caller (no
+                                                random op inside; noise_dim = latent_dim
+                                                for the standard normal prior)
     reconstruct  images                      -> images: decode(z_mean)
     serving_default = reconstruct
 
-For a flow posterior (`posterior="iaf"`), `encode` and `reconstruct` include the flow:
-z_mean is the base mean pushed through it, as `VAE.encode` returns.
-
-A `keras_vae.ConditionalVAE` takes the class too: `encode`, `decode`, `sample` and
-`reconstruct` have a second input `labels`, int32 (batch,), one class in [0, C) per
-example (one-hot inside the graph; a label outside it selects no class), and one more
-signature gives q(y|x):
+For a flow posterior, `encode` and `reconstruct` include the flow: z_mean is the base mean
+pushed through it, as `VAE.encode` returns. A `ConditionalVAE` adds int32 `labels`
+(batch,) to `encode`, `reconstruct` (-1: the classifier's guess), `decode` and `sample`
+(a class in [0, C)), reconstructs from the images alone in `serving_default`, and offers
 
     classify     images                      -> probabilities (batch, C)
+
+A label outside its range is an error in a SavedModel; LiteRT has no assertions, so there
+the outputs of that example are NaN (`keras_vae.models.labels`).
 """
 
 import json
@@ -34,10 +37,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import files, validation
+from keras_vae.models.base import check_model
 
-SIGNATURES = ("reconstruct", "encode", "decode", "sample")
-#: Those of a `keras_vae.ConditionalVAE` (all but `classify` also take `labels`).
-CONDITIONAL_SIGNATURES = (*SIGNATURES, "classify")
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
 #: Max abs difference from the Keras model an export must stay within, by quantization...
 TOLERANCE = {None: 1e-5, "float16": 1e-3, "dynamic_int8": 1e-2}
@@ -50,9 +51,7 @@ def saved_model(model, base_dir, version=None):
     """Writes `model` as a SavedModel to `base_dir/<version>/` (TF Serving's layout).
 
     Args:
-        model: a `keras_vae.VAE` (anything with `posterior_parameters`, `encode`,
-            `decode`, `reconstruct`, `decoder`, `likelihood`, `data_shape`, `latent_dim`),
-            or a `keras_vae.ConditionalVAE` (see the module's signatures).
+        model: a keras_vae model (see the module's signatures).
         base_dir: the model's base path, as given to TF Serving.
         version: int >= 1; `None` takes the next after the highest existing version.
 
@@ -64,7 +63,7 @@ def saved_model(model, base_dir, version=None):
     >>> path = saved_model(model, "saved_models/shapes")   # saved_models/shapes/1
     >>> tf.saved_model.load(path).signatures["decode"](z=tf.zeros([1, 16]))["images"]
     """
-    _check_vae(model)
+    check_model(model)
     base_dir = os.path.abspath(os.fspath(base_dir))
     _make_dirs(base_dir)
     version = next_version(base_dir) if version is None else _check_version(version)
@@ -92,7 +91,7 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
     instead of publishing a second version.
 
     Args:
-        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
+        model: a keras_vae model.
         base_dir: the model's base path, as given to TF Serving.
         version: int >= 1, or None for the next free one.
         tflite_files: also write the TFLite files.
@@ -108,8 +107,10 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
     request = {"source": source, "tflite": bool(tflite_files), "quantization": quantization}
     record_path = os.path.join(base_dir, ".pending-export.json")
     record = _read_json(record_path)
-    resuming = record and {k: record.get(k) for k in request} == request and (
-        version is None or version == record.get("version")
+    resuming = (
+        record
+        and {k: record.get(k) for k in request} == request
+        and (version is None or version == record.get("version"))
     )
     if resuming:
         version = record["version"]
@@ -131,22 +132,22 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
 
 
 def tflite(model, out_dir, quantization=None):
-    """Writes `encoder.tflite` (signature `encode`) and `decoder.tflite` (`decode`, `sample`).
+    """Writes one LiteRT file per group of the model's signatures: `encoder.tflite` (`encode`)
+    and `decoder.tflite` (`decode`, `sample`), and for a `ConditionalVAE`
+    `classifier.tflite` (`classify`).
 
-    A `keras_vae.ConditionalVAE` also gets `classifier.tflite` (`classify`); its
-    `encode`, `decode` and `sample` take int32 `labels` as in the SavedModel.
-    Converted from the SavedModel signatures with builtin ops only, then run in
-    LiteRT against the Keras model before they are moved into `out_dir`.
+    Converted from the SavedModel signatures with builtin ops only, then run in LiteRT
+    against the Keras model before they are moved into `out_dir`.
 
     Args:
-        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
+        model: a keras_vae model.
         out_dir: directory for the files (created if needed).
         quantization: `None` (float32), `"float16"` or `"dynamic_int8"`.
 
     Returns:
         dict `{"encoder": path, "decoder": path}` (and `"classifier"`).
     """
-    _check_vae(model)
+    check_model(model)
     validation.check_choice("quantization", quantization, QUANTIZATIONS)
     out_dir = os.path.abspath(os.fspath(out_dir))
     _make_dirs(out_dir)
@@ -170,7 +171,7 @@ def tflite(model, out_dir, quantization=None):
 
 def data_name(model):
     """The name of the data's input and output in the signatures: `images` or `x`."""
-    return "images" if len(model.data_shape) == 3 else "x"
+    return model.data_name
 
 
 def max_difference(model, quantization=None):
@@ -199,75 +200,35 @@ def check_tflite(model, paths, tolerance):
     from ai_edge_litert.interpreter import Interpreter
 
     inputs, expected = _expected_outputs(model)
-    del expected["reconstruct"]
+    expected = {k: v for k, v in expected.items() if model.serving_endpoints()[k].tflite}
     got = {}
     for path in paths.values():
         interpreter = Interpreter(model_path=path)
         for signature, details in interpreter.get_signature_list().items():
             runner = interpreter.get_signature_runner(signature)
             got[signature] = runner(**{n: inputs[n] for n in details["inputs"]})
-    _compare(expected, got, tolerance, os.path.dirname(paths["decoder"]))
+    _compare(expected, got, tolerance, os.path.dirname(next(iter(paths.values()))))
 
 
 def _write_saved_model(model, path):
     archive = keras.export.ExportArchive()
     archive.track(model)
-    # The first endpoint is also served as "serving_default".
-    for signature, (function, input_signature) in _endpoints(model).items():
-        archive.add_endpoint(signature, function, input_signature=input_signature)
+    for signature, endpoint in model.serving_endpoints().items():
+        specs = [
+            tf.TensorSpec(shape, dtype, name=name)
+            for name, (shape, dtype) in endpoint.inputs.items()
+        ]
+        archive.add_endpoint(signature, endpoint.function, input_signature=specs)
     archive.write_out(path, verbose=False)
-
-
-def _endpoints(model):
-    """{signature: (function, input specs)}, `reconstruct` first."""
-    name = data_name(model)
-    x = tf.TensorSpec([None, *model.data_shape], tf.float32, name=name)
-    z = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
-    eps = tf.TensorSpec([None, model.latent_dim], tf.float32, name="eps")
-    conditional = _is_conditional(model)
-    # A ConditionalVAE's functions take `labels` too; a VAE's leave it None.
-    labels = [tf.TensorSpec([None], tf.int32, name="labels")] if conditional else []
-
-    def encode(x, labels=None):
-        given = {} if labels is None else {"labels": labels}
-        z_mean, z_log_var = model.posterior_parameters(x, **given)
-        return {"z_mean": z_mean, "z_log_var": z_log_var}
-
-    def decode(z, labels=None):
-        inputs = z if labels is None else [z, model._one_hot(labels)]
-        return {name: model.likelihood.mean(model.decoder(inputs, training=False))}
-
-    def reconstruct(x, labels=None):
-        return decode(encode(x, labels)["z_mean"], labels)
-
-    def sample(eps, labels=None):
-        return decode(eps, labels)
-
-    def classify(x):
-        logits = tf.cast(model.classifier(x, training=False), tf.float32)
-        return {"probabilities": tf.nn.softmax(logits)}
-
-    endpoints = {
-        "reconstruct": (reconstruct, [x, *labels]),
-        "encode": (encode, [x, *labels]),
-        "decode": (decode, [z, *labels]),
-        "sample": (sample, [eps, *labels]),
-    }
-    if conditional:
-        endpoints["classify"] = (classify, [x])
-    return endpoints
 
 
 def _tflite_parts(model):
     """{file name stem: its signatures}."""
-    parts = {"encoder": ["encode"], "decoder": ["decode", "sample"]}
-    if _is_conditional(model):
-        parts["classifier"] = ["classify"]
+    parts = {}
+    for signature, endpoint in model.serving_endpoints().items():
+        if endpoint.tflite:
+            parts.setdefault(endpoint.tflite, []).append(signature)
     return parts
-
-
-def _is_conditional(model):
-    return hasattr(model, "classify") and hasattr(model, "num_classes")
 
 
 def _convert(saved_model_dir, signature_keys, quantization):
@@ -282,37 +243,14 @@ def _convert(saved_model_dir, signature_keys, quantization):
     return converter.convert()
 
 
-def _probe_inputs(model, batch=3):
-    rng = np.random.default_rng(0)
-    x = rng.uniform(size=(batch, *model.data_shape)).astype(np.float32)
-    z = rng.normal(size=(batch, model.latent_dim)).astype(np.float32)
-    return x, z
-
-
 def _expected_outputs(model):
     """(every signature input by name, the Keras model's outputs by signature)."""
-    x, z = _probe_inputs(model)
-    inputs = {data_name(model): x, "z": z, "eps": z}
-    if not _is_conditional(model):
-        return inputs, _keras_outputs(model, x, z)
-    inputs["labels"] = (np.arange(len(x)) % model.num_classes).astype(np.int32)
-    return inputs, _keras_outputs(model, x, z, inputs["labels"])
-
-
-def _keras_outputs(model, x, z, labels=None):
-    name = data_name(model)
-    given = {} if labels is None else {"labels": labels}
-    z_mean, z_log_var = (t.numpy() for t in model.encode(x, **given))
-    decoded = model.decode(z, **given).numpy()
-    outputs = {
-        "encode": {"z_mean": z_mean, "z_log_var": z_log_var},
-        "decode": {name: decoded},
-        "sample": {name: decoded},
-        "reconstruct": {name: model.reconstruct(x, **given).numpy()},
-    }
-    if labels is not None:
-        outputs["classify"] = {"probabilities": model.classify(x).numpy()}
-    return outputs
+    inputs = model.serving_examples(3)
+    expected = {}
+    for signature, endpoint in model.serving_endpoints().items():
+        outputs = endpoint.function(*(tf.constant(inputs[name]) for name in endpoint.inputs))
+        expected[signature] = {name: np.asarray(value) for name, value in outputs.items()}
+    return inputs, expected
 
 
 def _compare(expected, got, tolerance, where):
@@ -326,16 +264,6 @@ def _compare(expected, got, tolerance, where):
                     f"Export check failed for {where}: signature {signature!r} output "
                     f"{name!r} differs from the Keras model by {error:g} (> {tolerance:g})."
                 )
-
-
-def _check_vae(model):
-    needed = ("posterior_parameters", "encode", "decode", "reconstruct", "decoder", "likelihood",
-              "data_shape", "latent_dim")  # fmt: skip
-    if _is_conditional(model):
-        needed += ("classifier",)
-    missing = [a for a in needed if not hasattr(model, a)]
-    if missing:
-        raise validation.invalid("model", "a keras_vae.VAE", f"a {type(model).__name__} without {missing}")
 
 
 def _check_free(base_dir, version):

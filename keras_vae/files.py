@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written file, and every file gets the umask's mode.
+"""Atomic file writes: a reader never sees a half-written file; every file gets the umask's mode.
 
 Temporary files are named `.<target>.<random>.tmp<suffix>` beside their target, and
 temporary directories `.tmp-<what>-<random>`: `remove_leftovers` finds a killed run's

@@ -5,10 +5,9 @@ Received: X=...")`, Keras's own wording, through `invalid`.
 """
 
 import math
+import re
 
 import numpy as np
-
-from keras_vae import _compat
 
 #: Prefix of the in-graph assertion messages, so `VAE.fit` can re-raise them as ValueError.
 TAG = "keras_vae input check: "
@@ -35,18 +34,25 @@ def is_int(value):
 
 def check_int(name, value, minimum=None, maximum=None):
     """Returns `value` as an int in [minimum, maximum], or raises."""
-    if not is_int(value) or (minimum is not None and value < minimum) or (
-        maximum is not None and value > maximum
+    if (
+        not is_int(value)
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
     ):
-        bounds = [f">= {minimum}" if minimum is not None else "", f"<= {maximum}" if maximum is not None else ""]
+        bounds = [
+            f">= {minimum}" if minimum is not None else "",
+            f"<= {maximum}" if maximum is not None else "",
+        ]
         raise invalid(name, " ".join(["an int", *filter(None, bounds)]), value)
     return int(value)
 
 
 def check_float(name, value, positive=False):
     """Returns `value` as a finite float >= 0 (> 0 with `positive`), or raises."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not (
-        math.isfinite(value) and (value > 0 if positive else value >= 0)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not (math.isfinite(value) and (value > 0 if positive else value >= 0))
     ):
         raise invalid(name, f"a finite float {'> 0' if positive else '>= 0'}", value)
     return float(value)
@@ -74,15 +80,19 @@ def check_batch_shape(name, shape, data_shape, what=None):
         got is not None and got != dim for got, dim in zip(shape[1:], data_shape)
     ):
         raise invalid(
-            f"{name}.shape", f"a batch of shape {want} ({what or describe(data_shape) + ', the model data'})",
+            f"{name}.shape",
+            f"a batch of shape {want} ({what or describe(data_shape) + ', the model data'})",
             shape,
         )
 
 
 def describe(data_shape):
     """'images (H, W, C)', 'sequences (T, C)' or 'vectors (D,)', by rank."""
-    kind = {3: "images (height, width, channels)", 2: "sequences (steps, channels)",
-            1: "vectors (features,)"}  # fmt: skip
+    kind = {
+        3: "images (height, width, channels)",
+        2: "sequences (steps, channels)",
+        1: "vectors (features,)",
+    }
     return kind.get(len(data_shape), f"arrays of rank {len(data_shape)}")
 
 
@@ -94,13 +104,19 @@ def check_float_dtype(name, dtype):
         floating = np.issubdtype(np.dtype(dtype), np.floating)
     if not floating:
         raise invalid(
-            f"{name}.dtype", "floats (integer images: divide by 255, or load them with "
-            "keras_vae.data)", dtype_name,
+            f"{name}.dtype",
+            "floats (integer images: divide by 255, or load them with keras_vae.data)",
+            dtype_name,
         )
 
 
-def check_array(name, array, data_shape=None, unit_interval=False,
-                hint="this likelihood, Bernoulli or logistic, needs them"):
+def check_array(
+    name,
+    array,
+    data_shape=None,
+    unit_interval=False,
+    hint="this likelihood, Bernoulli or logistic, needs them",
+):
     """Checks a NumPy batch: shape, float dtype, emptiness, NaN/inf and range; returns float32.
 
     Args:
@@ -119,12 +135,18 @@ def check_array(name, array, data_shape=None, unit_interval=False,
     array = array.astype(np.float32, copy=False)
     finite = np.isfinite(array)
     if not finite.all():
-        raise invalid(name, "finite values", Described(f"{finite.size - np.count_nonzero(finite)} NaN or inf values"))
+        raise invalid(
+            name,
+            "finite values",
+            Described(f"{finite.size - np.count_nonzero(finite)} NaN or inf values"),
+        )
     if unit_interval:
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
             raise invalid(
-                name, f"values in [0, 1] ({hint})", Described(f"values in [{low:g}, {high:g}]"),
+                name,
+                f"values in [0, 1] ({hint})",
+                Described(f"values in [{low:g}, {high:g}]"),
             )
     return array
 
@@ -133,8 +155,11 @@ def check_images(name, images):
     """A non-empty float32 batch of images (N, H, W, C) with C in {1, 3}, for pictures."""
     images = np.asarray(images, np.float32)
     if images.ndim != 4 or len(images) == 0 or images.shape[-1] not in (1, 3):
-        raise invalid(f"{name}.shape", "a non-empty batch of images (N, H, W, C) with C in {1, 3}",
-                      images.shape)  # fmt: skip
+        raise invalid(
+            f"{name}.shape",
+            "a non-empty batch of images (N, H, W, C) with C in {1, 3}",
+            images.shape,
+        )
     return images
 
 
@@ -146,16 +171,20 @@ def check_dataset(name, dataset, data_shape):
     if isinstance(spec, (tuple, list)):
         spec = spec[0]
     if isinstance(spec, dict) or not isinstance(spec, tf.TensorSpec):
-        raise invalid(f"{name}.element_spec", "a batch, or a tuple whose first item is one",
-                      dataset.element_spec)  # fmt: skip
+        raise invalid(
+            f"{name}.element_spec",
+            "a batch, or a tuple whose first item is one",
+            dataset.element_spec,
+        )
     check_batch_shape(name, spec.shape, data_shape)
     check_float_dtype(name, spec.dtype)
     if int(dataset.cardinality()) == 0:
         raise invalid(name, "a non-empty dataset", Described("an empty dataset"))
 
 
-def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=True,
-                 require_labelled=True):
+def check_labels(
+    name, labels, count=None, num_classes=None, allow_unlabelled=True, require_labelled=True
+):
     """Checks integer class labels: 1-D, `count` of them, in [-1, num_classes) (-1: unlabelled).
 
     With `allow_unlabelled`, -1 is accepted, and with `require_labelled` (training data)
@@ -163,8 +192,12 @@ def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=Tr
     """
     array = np.asarray(labels)
     if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise invalid(f"{name}.dtype", "integer class labels (-1 for unlabelled; floats are "
-                      "refused so that 3.7 is never read as 3)", array.dtype.name)  # fmt: skip
+        raise invalid(
+            f"{name}.dtype",
+            "integer class labels (-1 for unlabelled; floats are "
+            "refused so that 3.7 is never read as 3)",
+            array.dtype.name,
+        )
     if array.ndim != 1:
         raise invalid(f"{name}.shape", "one label per example, (N,)", array.shape)
     if count is not None and len(array) != count:
@@ -175,13 +208,33 @@ def check_labels(name, labels, count=None, num_classes=None, allow_unlabelled=Tr
     if outside.any():
         span = f"in [{low}, {num_classes})" if num_classes is not None else f">= {low}"
         meaning = " (-1: unlabelled)" if allow_unlabelled else ""
-        raise invalid(name, f"class labels {span}{meaning}", Described(
-            f"{np.count_nonzero(outside)} labels outside it, e.g. {int(array[outside][0])}"))  # fmt: skip
+        raise invalid(
+            name,
+            f"class labels {span}{meaning}",
+            Described(
+                f"{np.count_nonzero(outside)} labels outside it, e.g. {int(array[outside][0])}"
+            ),
+        )
     if allow_unlabelled and require_labelled and not (array >= 0).any():
-        raise invalid(name, "at least one labelled example (a label >= 0); q(y|x) learns the "
-                      "classes from them: give at least one per class, 10 per class work well",
-                      Described(f"{len(array)} labels, all -1 (unlabelled)"))  # fmt: skip
+        raise invalid(
+            name,
+            "at least one labelled example (a label >= 0); q(y|x) learns the "
+            "classes from them: give at least one per class, 10 per class work well",
+            Described(f"{len(array)} labels, all -1 (unlabelled)"),
+        )
     return array.astype(np.int32)
+
+
+def graph_check(condition, argument, expected, values=None):
+    """An in-graph assertion: when `condition` is false, `fit` and `evaluate` raise the
+    package's ValueError for `argument` (see `InGraphChecks`), with the smallest and largest
+    of `values` as what was received. Returns the assertion op (a no-op when true)."""
+    import tensorflow as tf
+
+    data = [f"{TAG}{argument}|{expected}|"]
+    if values is not None:
+        data += [tf.reduce_min(values), tf.reduce_max(values)]
+    return tf.debugging.Assert(condition, data)
 
 
 def assert_valid_labels(labels, num_classes):
@@ -192,24 +245,50 @@ def assert_valid_labels(labels, num_classes):
         raise invalid("labels.dtype", "integer class labels (-1 for unlabelled)", labels.dtype.name)
     labels = tf.cast(labels, tf.int32)
     in_range = tf.reduce_all((labels >= -1) & (labels < num_classes))
-    message = TAG + f"labels must lie in [-1, {num_classes}); got min, max:"
-    check = tf.debugging.Assert(in_range, [message, tf.reduce_min(labels), tf.reduce_max(labels)])
-    with tf.control_dependencies([check]):
+    expected = f"class labels in [-1, {num_classes}) (-1: unlabelled)"
+    with tf.control_dependencies([graph_check(in_range, "labels", expected, labels)]):
         return tf.identity(labels)
 
 
 def assert_valid_batch(x, unit_interval):
-    """Returns `x` behind in-graph checks of its values (failures carry `TAG`)."""
+    """Returns `x` behind in-graph checks of its values (see `graph_check`)."""
     import tensorflow as tf
 
-    x = tf.debugging.assert_all_finite(x, TAG + "the data contain NaN or inf values")
+    checks = [
+        graph_check(tf.reduce_all(tf.math.is_finite(x)), "x", "finite values (no NaN or inf)")
+    ]
     if unit_interval:
         in_range = tf.reduce_all((x >= 0.0) & (x <= 1.0))
-        message = TAG + "this likelihood needs values in [0, 1]; got min, max:"
-        check = tf.debugging.Assert(in_range, [message, tf.reduce_min(x), tf.reduce_max(x)])
-        with tf.control_dependencies([check]):
-            x = tf.identity(x)
-    return x
+        checks.append(
+            graph_check(in_range, "x", "values in [0, 1] (this likelihood needs them)", x)
+        )
+    with tf.control_dependencies(checks):
+        return tf.identity(x)
 
 
-__getattr__ = _compat.renamed('keras_vae.validation')  # names removed in 0.2, and their replacements
+class InGraphChecks:
+    """Re-raises the in-graph checks of `graph_check` as the package's ValueError.
+
+    Example:
+
+    >>> with InGraphChecks():
+    ...     model.fit(dataset)
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        import tensorflow as tf
+
+        if not (isinstance(error, tf.errors.InvalidArgumentError) and TAG in str(error)):
+            return False
+        argument, expected, rest = str(error).split(TAG, 1)[1].split("|", 2)
+        values = re.findall(r"\[([^\[\]]*)\]", rest.split("\n")[0])
+        # A range check carries the batch's extremes; the finiteness check carries none.
+        received = (
+            f"a batch with values from {values[0]} to {values[1]}"
+            if len(values) >= 2
+            else ("a batch with NaN or inf values")
+        )
+        raise invalid(argument, expected, Described(received)) from None

@@ -14,16 +14,28 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import validation
-from keras_vae.models.conditional import LABELLED_FRACTION
+from keras_vae.models.labels import LABELLED_FRACTION
 
 # Shuffle the whole dataset when it fits in this many bytes (and 1024 examples at least).
 _SHUFFLE_BUFFER_BYTES = 512 * 2**20
 
+
 def from_array(
-    x, labels=None, *, labelled_fraction=None, labelled_shift=0, labelled_rotation=0.0,
-    labelled_zoom=0.0, batch_size=128, shuffle=True, binarize=False, image_size=None, cache=True,
-    seed=0, drop_remainder=False,
-):  # fmt: skip
+    x,
+    labels=None,
+    *,
+    labelled_fraction=None,
+    labelled_shift=0,
+    labelled_rotation=0.0,
+    labelled_zoom=0.0,
+    batch_size=128,
+    shuffle=True,
+    binarize=False,
+    image_size=None,
+    cache=True,
+    seed=0,
+    drop_remainder=False,
+):
     """Makes a dataset from an array of examples, and of their labels if given.
 
     Args:
@@ -63,9 +75,14 @@ def from_array(
     2
     """
     options = check_options(
-        batch_size=batch_size, shuffle=shuffle, binarize=binarize,
-        image_size=image_size, cache=cache, seed=seed, drop_remainder=drop_remainder,
-    )  # fmt: skip
+        batch_size=batch_size,
+        shuffle=shuffle,
+        binarize=binarize,
+        image_size=image_size,
+        cache=cache,
+        seed=seed,
+        drop_remainder=drop_remainder,
+    )
     if labelled_fraction is not None:
         if labels is None:
             raise validation.invalid("labelled_fraction", "None without labels", labelled_fraction)
@@ -75,11 +92,15 @@ def from_array(
     x = _checked_array(x)
     for name, value in augment.items():
         if value and (labels is None or x.ndim != 4):
-            raise validation.invalid(f"labelled_{name}", "0 unless labelled images are given (x "
-                                     f"has shape {x.shape})", value)  # fmt: skip
+            raise validation.invalid(
+                f"labelled_{name}",
+                f"0 unless labelled images are given (x has shape {x.shape})",
+                value,
+            )
     if options["image_size"] is not None and x.ndim != 4:
-        raise validation.invalid("image_size", f"None for data that are not images (x has shape "
-                                 f"{x.shape})", image_size)  # fmt: skip
+        raise validation.invalid(
+            "image_size", f"None for data that are not images (x has shape {x.shape})", image_size
+        )
     if labels is None:
         # Slicing the array as it is (maybe uint8) keeps the in-graph copy small.
         dataset = tf.data.Dataset.from_tensor_slices(x).map(to_unit_range, tf.data.AUTOTUNE)
@@ -89,9 +110,13 @@ def from_array(
     known = labels >= 0
     if options["shuffle"] and not known.all():
         fraction = labelled_fraction or max(known.mean(), LABELLED_FRACTION)
-        return _mixed_pipeline(_examples(x[known], labels[known]),
-                               _examples(x[~known], labels[~known]), fraction, augment,
-                               options)  # fmt: skip
+        return _mixed_pipeline(
+            _examples(x[known], labels[known]),
+            _examples(x[~known], labels[~known]),
+            fraction,
+            augment,
+            options,
+        )
     if options["shuffle"] and any(augment.values()):
         return augmented_pipeline(_examples(x, labels), augment, options)
     return build_pipeline(_examples(x, labels), **options)
@@ -103,10 +128,11 @@ def check_augmentation(labelled_shift=0, labelled_rotation=0.0, labelled_zoom=0.
         shift=validation.check_int("labelled_shift", labelled_shift, minimum=0),
         rotation=validation.check_float("labelled_rotation", labelled_rotation),
         zoom=validation.check_float("labelled_zoom", labelled_zoom),
-    )  # fmt: skip
+    )
     if augment["rotation"] > 180:
-        raise validation.invalid("labelled_rotation", "an angle in [0, 180] degrees",
-                                 labelled_rotation)  # fmt: skip
+        raise validation.invalid(
+            "labelled_rotation", "an angle in [0, 180] degrees", labelled_rotation
+        )
     if augment["zoom"] >= 1:
         raise validation.invalid("labelled_zoom", "a scale change in [0, 1)", labelled_zoom)
     return augment
@@ -147,7 +173,9 @@ def _transformed(batches, rotation, zoom, seed):
     each image at random every time (Keras's preprocessing layers; zeros fill in)."""
     layers = []
     if rotation:
-        layers.append(keras.layers.RandomRotation(rotation / 360, fill_mode="constant", seed=seed + 3))
+        layers.append(
+            keras.layers.RandomRotation(rotation / 360, fill_mode="constant", seed=seed + 3)
+        )
     if zoom:
         layers.append(keras.layers.RandomZoom(zoom, fill_mode="constant", seed=seed + 4))
     if not layers:
@@ -162,8 +190,11 @@ def _mixed_pipeline(labelled, unlabelled, fraction, augment, options):
     """Batches of `fraction` labelled examples (repeated) and the rest unlabelled (one pass)."""
     batch_size = options["batch_size"]
     if batch_size < 2:
-        raise validation.invalid("batch_size", "at least 2 to mix labelled and unlabelled "
-                                 "examples in every batch", batch_size)  # fmt: skip
+        raise validation.invalid(
+            "batch_size",
+            "at least 2 to mix labelled and unlabelled examples in every batch",
+            batch_size,
+        )
     per_batch = min(batch_size - 1, max(1, round(batch_size * fraction)))
     labelled = _prepare(labelled, options["image_size"], options["cache"])
     unlabelled = _prepare(unlabelled, options["image_size"], options["cache"])
@@ -174,15 +205,21 @@ def _mixed_pipeline(labelled, unlabelled, fraction, augment, options):
         batch_size - per_batch, drop_remainder=options["drop_remainder"]
     )
     dataset = tf.data.Dataset.zip(unlabelled, labelled).map(
-        lambda u, l: (tf.concat([l[0], u[0]], 0), tf.concat([l[1], u[1]], 0)), tf.data.AUTOTUNE
+        lambda u, k: (tf.concat([k[0], u[0]], 0), tf.concat([k[1], u[1]], 0)), tf.data.AUTOTUNE
     )
     return _finish(dataset, options["binarize"], seed)
 
 
 def check_options(
-    *, batch_size=128, shuffle=True, binarize=False, image_size=None, cache=True, seed=0,
+    *,
+    batch_size=128,
+    shuffle=True,
+    binarize=False,
+    image_size=None,
+    cache=True,
+    seed=0,
     drop_remainder=False,
-):  # fmt: skip
+):
     """Checks the shared options; returns them with `image_size` as a pair."""
     batch_size = validation.check_int("batch_size", batch_size, minimum=1)
     if binarize not in (None, False, True, "dynamic", "static"):
@@ -197,12 +234,19 @@ def check_options(
         raise validation.invalid("cache", "True, False or a file name", cache)
     seed = validation.check_int("seed", seed)
     return dict(
-        batch_size=int(batch_size), shuffle=bool(shuffle), binarize={True: "dynamic"}.get(binarize, binarize or False),
-        image_size=image_size, cache=cache, seed=int(seed), drop_remainder=bool(drop_remainder),
-    )  # fmt: skip
+        batch_size=int(batch_size),
+        shuffle=bool(shuffle),
+        binarize={True: "dynamic"}.get(binarize, binarize or False),
+        image_size=image_size,
+        cache=cache,
+        seed=int(seed),
+        drop_remainder=bool(drop_remainder),
+    )
 
 
-def build_pipeline(dataset, *, batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder):
+def build_pipeline(
+    dataset, *, batch_size, shuffle, binarize, image_size, cache, seed, drop_remainder
+):
     """Resizes (images), caches, shuffles, batches, binarizes and prefetches examples.
 
     Elements are examples x, or `(x, label)` pairs whose x alone is transformed.
@@ -299,7 +343,9 @@ def _checked_array(x):
     if x.ndim == 3 and np.all((x >= 0) & (x <= 1)):
         warnings.warn(
             f"A float array of shape {shape} is taken as sequences (N, T, C), as since 0.2; "
-            "for grey images give it a channel axis, x[..., None].", UserWarning, stacklevel=3,
+            "for grey images give it a channel axis, x[..., None].",
+            UserWarning,
+            stacklevel=3,
         )
     hint = "float images; divide 0..255 images by 255, or pass uint8"
     return validation.check_array("x", x.astype(np.float32), unit_interval=x.ndim == 4, hint=hint)

@@ -130,9 +130,7 @@ def _heart(x, y):
     x, y = np.abs(x) * zoom, y * zoom + _HEART_RADIUS
     lobe = _length(x - 0.25, y - 0.75) - np.sqrt(2.0) / 4
     t = 0.5 * np.maximum(x + y, 0)
-    body = np.sqrt(
-        np.minimum(x * x + (y - 1) ** 2, (x - t) ** 2 + (y - t) ** 2)
-    ) * np.sign(x - y)
+    body = np.sqrt(np.minimum(x * x + (y - 1) ** 2, (x - t) ** 2 + (y - t) ** 2)) * np.sign(x - y)
     return np.where(x + y > 1, lobe, body) / zoom
 
 

@@ -17,7 +17,12 @@ import tensorflow as tf
 from keras_vae import validation
 from keras_vae.data import shapes
 from keras_vae.data.pipeline import (
-    augmented_pipeline, build_pipeline, check_augmentation, check_options, from_array, to_unit_range,
+    augmented_pipeline,
+    build_pipeline,
+    check_augmentation,
+    check_options,
+    from_array,
+    to_unit_range,
 )
 
 BUILTIN_DATASETS = ("shapes",)
@@ -36,16 +41,29 @@ _TFDS_MAX_VALUES = {"binarized_mnist": 1}
 _DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
 
-
 class DatasetUnavailableError(FileNotFoundError):
     """A tfds dataset is not prepared locally and cannot be downloaded."""
 
 
 def load(
-    name, split="train", *, with_labels=False, batch_size=128, shuffle=True, binarize=False,
-    image_size=None, cache=True, seed=0, data_dir=None, download=True, num_examples=None,
-    drop_remainder=False, labelled_shift=0, labelled_rotation=0.0, labelled_zoom=0.0,
-):  # fmt: skip
+    name,
+    split="train",
+    *,
+    with_labels=False,
+    batch_size=128,
+    shuffle=True,
+    binarize=False,
+    image_size=None,
+    cache=True,
+    seed=0,
+    data_dir=None,
+    download=True,
+    num_examples=None,
+    drop_remainder=False,
+    labelled_shift=0,
+    labelled_rotation=0.0,
+    labelled_zoom=0.0,
+):
     """Loads a named dataset: the built-in "shapes" or a tfds image dataset.
 
     Args:
@@ -84,9 +102,14 @@ def load(
     TensorShape([64, 28, 28, 1])
     """
     options = check_options(
-        batch_size=batch_size, shuffle=shuffle, binarize=binarize,
-        image_size=image_size, cache=cache, seed=seed, drop_remainder=drop_remainder,
-    )  # fmt: skip
+        batch_size=batch_size,
+        shuffle=shuffle,
+        binarize=binarize,
+        image_size=image_size,
+        cache=cache,
+        seed=seed,
+        drop_remainder=drop_remainder,
+    )
     if num_examples is not None:
         validation.check_int("num_examples", num_examples, minimum=1)
     if not isinstance(name, str):
@@ -104,8 +127,9 @@ def load(
         images = images.take(num_examples)
     spec = images.element_spec[0] if with_labels else images.element_spec
     if options["image_size"] is None and not spec.shape.is_fully_defined():
-        raise validation.invalid("image_size", f"(height, width): the images of dataset {name!r} "
-                                 "differ in size", None)  # fmt: skip
+        raise validation.invalid(
+            "image_size", f"(height, width): the images of dataset {name!r} differ in size", None
+        )
     if options["shuffle"] and any(augment.values()):
         return augmented_pipeline(images, augment, options)
     return build_pipeline(images, **options)
@@ -145,8 +169,11 @@ def read_labels(path, key="labels"):
     if not isinstance(key, str):
         raise validation.invalid("labels_key", "the name of an array in the .npz file", key)
     if str(path).endswith(".npy"):
-        raise validation.invalid("labels_key", "None for an .npy file (it holds one array); "
-                                 "store images and labels in one .npz", key)  # fmt: skip
+        raise validation.invalid(
+            "labels_key",
+            "None for an .npy file (it holds one array); store images and labels in one .npz",
+            key,
+        )
     labels = _read_npz(path, key, "labels_key")
     return validation.check_labels("labels", labels, require_labelled=False)
 
@@ -178,8 +205,10 @@ def from_directory(path, image_size=None, channels=None, **options):
     if options["image_size"] is None and len(set(sizes)) > 1:
         other = next(i for i, size in enumerate(sizes) if size != sizes[0])
         raise validation.invalid(
-            "image_size", f"(height, width): the images in {path} differ in size, e.g. "
-            f"{paths[0]} is {sizes[0]} and {paths[other]} is {sizes[other]}", None,
+            "image_size",
+            f"(height, width): the images in {path} differ in size, e.g. "
+            f"{paths[0]} is {sizes[0]} and {paths[other]} is {sizes[other]}",
+            None,
         )
     dataset = tf.data.Dataset.from_tensor_slices(paths)
     dataset = dataset.map(lambda file: _decode(file, channels, all(grey)), tf.data.AUTOTUNE)
@@ -227,7 +256,9 @@ def _read_npz(path, key, argument="key"):
         return contents
     with contents:
         if key not in contents.files:
-            raise validation.invalid(argument, f"one of the arrays in {path}: {contents.files}", key)
+            raise validation.invalid(
+                argument, f"one of the arrays in {path}: {contents.files}", key
+            )
         try:
             return contents[key]
         except unreadable as error:
@@ -290,7 +321,9 @@ def _load_shapes(split, num_examples, options, with_labels=False, augment=None):
         raise validation.invalid("split", expected, split)
     height, width = options["image_size"] or (28, 28)
     size, seed = max(height, width), _SHAPES_SEEDS[split]
-    images, factors = shapes.generate(num_examples or SHAPES_SPLITS[split], image_size=size, seed=seed)
+    images, factors = shapes.generate(
+        num_examples or SHAPES_SPLITS[split], image_size=size, seed=seed
+    )
     # Square sizes are drawn as they are; others are resized from a square.
     resize = (height, width) if height != width else None
     labels = factors["shape"] if with_labels else None
@@ -324,13 +357,16 @@ def _tfds_images(name, split, data_dir, download, with_labels=False):
         expected = f"a dataset with an 'image' feature (it has {list(builder.info.features)})"
         raise validation.invalid("name", expected, name)
     if with_labels and "label" not in builder.info.features:
-        expected = f"with_labels=False: dataset {name!r} has no 'label' feature ({list(builder.info.features)})"
+        features = list(builder.info.features)
+        expected = f"with_labels=False: dataset {name!r} has no 'label' feature ({features})"
         raise validation.invalid("with_labels", expected, with_labels)
     max_value = _TFDS_MAX_VALUES.get(dataset_name.name)
     dataset = builder.as_dataset(split=split, shuffle_files=False)
     if with_labels:
-        return dataset.map(lambda x: (to_unit_range(x["image"], max_value),
-                                      tf.cast(x["label"], tf.int32)), tf.data.AUTOTUNE)  # fmt: skip
+        return dataset.map(
+            lambda x: (to_unit_range(x["image"], max_value), tf.cast(x["label"], tf.int32)),
+            tf.data.AUTOTUNE,
+        )
     return dataset.map(lambda x: to_unit_range(x["image"], max_value), tf.data.AUTOTUNE)
 
 

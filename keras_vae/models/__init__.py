@@ -1,16 +1,47 @@
-"""The models: `VAE` holds an encoder, a decoder and a likelihood (and, for a flow posterior,
-an inverse autoregressive flow); `ConditionalVAE` adds labels and a classifier (M2); the rest
-are their parts.
+"""The models: the interface every family implements (`base`), the families (`VAE`,
+`ConditionalVAE`), and the parts they are made of (likelihoods, posteriors, priors,
+objectives) with the networks and recipes that build them.
 
-Nothing here imports data, training, visualization or the CLI.
+Every module of this folder is imported here, so that the classes it registers with Keras
+load with `keras.models.load_model(..., safe_mode=True)` after `import keras_vae`, and a
+new family or part is one new file. Nothing here imports data, training, visualization or
+the CLI.
 """
 
-from keras_vae.models import flows, likelihoods, networks, objectives, optimizers, presets
-from keras_vae.models.layers import ClampLogVariance, Sampling
+import importlib
+import pkgutil
+
+from keras_vae.models import (
+    likelihoods,
+    networks,
+    objectives,
+    optimizers,
+    posteriors,
+    presets,
+    priors,
+    recipes,
+)
+from keras_vae.models.base import LatentVariableModel
 from keras_vae.models.conditional import ConditionalVAE
+from keras_vae.models.layers import ClampLogVariance, Noise, Sampling
 from keras_vae.models.vae import VAE
 
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+
 __all__ = [
-    "VAE", "ConditionalVAE", "Sampling", "ClampLogVariance",
-    "flows", "likelihoods", "networks", "objectives", "optimizers", "presets",
+    "LatentVariableModel",
+    "VAE",
+    "ConditionalVAE",
+    "Sampling",
+    "Noise",
+    "ClampLogVariance",
+    "likelihoods",
+    "posteriors",
+    "priors",
+    "objectives",
+    "networks",
+    "optimizers",
+    "presets",
+    "recipes",
 ]

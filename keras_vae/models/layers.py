@@ -1,4 +1,4 @@
-"""Small layers the VAE is made of."""
+"""Small layers the models are made of: seeded noise, the reparameterised draw, a clamp."""
 
 import keras
 import tensorflow as tf
@@ -9,13 +9,58 @@ _PACKAGE = "keras_vae"
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
+class Noise(keras.layers.Layer):
+    """Standard-normal noise from a `keras.random.SeedGenerator`, a new draw every call.
+
+    Under `tf.distribute` the replica id is folded into the seed: a generator alone gives
+    every replica the same noise, which correlates their gradients. `reset()` starts the
+    sequence again, so that a model's evaluation sees the same noise every time.
+
+    Args:
+        seed: int or None, seed of the noise.
+
+    Call arguments:
+        shape: the shape of the draw.
+
+    Returns:
+        float32 tensor of that shape.
+
+    Example:
+
+    >>> Noise(seed=0)((4, 2)).shape
+    TensorShape([4, 2])
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self._start = keras.ops.convert_to_numpy(self.seed_generator.state.value)
+        self.built = True
+
+    def call(self, shape):
+        seed = tf.cast(self.seed_generator.next(), tf.int32)
+        seed = tf.random.experimental.stateless_fold_in(seed, _replica_id())
+        return tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
+
+    def reset(self):
+        """Starts the noise sequence again from the seed."""
+        self.seed_generator.state.assign(self._start)
+
+    def compute_output_shape(self, shape):
+        return tuple(shape)
+
+    def get_config(self):
+        return {**super().get_config(), "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
 class Sampling(keras.layers.Layer):
     """Reparameterised draw z = mu + sigma * eps from q(z|x) = N(mu, diag(exp(log_var))).
 
-    Noise comes from a `keras.random.SeedGenerator`, so a seed makes runs repeatable.
-    Under `tf.distribute` the replica id is folded into the seed: a generator alone
-    gives every replica the same eps, which correlates their gradients. The maths
-    runs in float32 whatever the compute dtype.
+    The noise is a `Noise` layer's (seeded, replica-aware); the maths runs in float32
+    whatever the compute dtype. For networks of your own: the models draw through their
+    posterior part (`keras_vae.models.posteriors`).
 
     Args:
         seed: int or None, seed of the noise.
@@ -36,14 +81,11 @@ class Sampling(keras.layers.Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.noise = Noise(seed)
 
     def call(self, inputs):
         z_mean, z_log_var = (tf.cast(t, tf.float32) for t in inputs)
-        seed = tf.cast(self.seed_generator.next(), tf.int32)
-        seed = tf.random.experimental.stateless_fold_in(seed, _replica_id())
-        eps = tf.random.stateless_normal(tf.shape(z_mean), seed=seed, dtype=tf.float32)
-        return z_mean + tf.exp(0.5 * z_log_var) * eps
+        return z_mean + tf.exp(0.5 * z_log_var) * self.noise(tf.shape(z_mean))
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -59,6 +101,11 @@ class ClampLogVariance(keras.layers.Layer):
     Args:
         min_value: lower bound of the log-variance.
         max_value: upper bound of the log-variance.
+
+    Example:
+
+    >>> ClampLogVariance()(tf.constant([-50.0, 0.0, 50.0])).numpy().tolist()
+    [-10.0, 0.0, 10.0]
     """
 
     def __init__(self, min_value=-10.0, max_value=10.0, **kwargs):
@@ -75,11 +122,7 @@ class ClampLogVariance(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "min_value": self.min_value,
-            "max_value": self.max_value,
-        }
+        return {**super().get_config(), "min_value": self.min_value, "max_value": self.max_value}
 
 
 def _replica_id():

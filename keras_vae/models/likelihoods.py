@@ -1,6 +1,6 @@
-"""Observation models p(x|z): decoder outputs -> a tfp distribution over one example.
+"""Observation models p(x|z): decoder outputs -> log-probabilities of one example.
 
-Each likelihood is a small Keras layer so that learned parameters (the Gaussian's
+Each likelihood is a small Keras layer, so that learned parameters (the Gaussian's
 per-channel scale) are tracked, saved and restored with the model. The values of an
 example (an image, a sequence, a vector) are independent given z: the event is every
 non-batch axis, set when the layer is built on the decoder's output shape. The last
@@ -11,10 +11,12 @@ dtype of the decoder.
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from keras_vae import validation
+from keras_vae.models import parts
 
 tfd = tfp.distributions
 
@@ -23,13 +25,16 @@ _MIN_SCALE = 1e-3
 
 
 class Likelihood(keras.layers.Layer):
-    """Base class: turns decoder parameters of shape (batch, ..., channels) into p(x|z).
+    """Base of the likelihoods: turns decoder parameters (batch, ..., channels) into p(x|z).
 
-    Subclasses implement `distribution(params)` (a `tfd.Distribution` whose event is
-    one whole example) and `mean(params)` (its mean, float32, the data's shape). Extra
-    leading axes before the batch (e.g. importance samples) are batch axes too.
+    Subclasses implement `distribution(params)` (a `tfd.Distribution` whose event is one
+    whole example) and `mean(params)` (its mean, float32, the data's shape), and may
+    override `log_prob_kind`. Extra leading axes before the batch (e.g. importance samples)
+    are batch axes too.
     """
 
+    #: The name `VAE(likelihood=...)` takes.
+    alias = None
     #: Whether valid data for this likelihood must lie in [0, 1].
     requires_unit_interval = False
     #: Decoder output channels per data channel.
@@ -54,6 +59,16 @@ class Likelihood(keras.layers.Layer):
     def mean(self, params):
         raise NotImplementedError
 
+    def log_prob(self, params, x):
+        """log p(x|z) per example, float32, for decoder parameters and data of one shape."""
+        return self.distribution(params).log_prob(tf.cast(x, tf.float32))
+
+    def log_prob_kind(self, x):
+        """What `log_prob` is on data `x` (an array): "probability" (of discrete values),
+        "density" (of [0, 1]-scaled 8-bit images, for the dequantized bits/dim), or None
+        (neither: no bits/dim)."""
+        return None
+
     def call(self, params):
         return self.mean(params)
 
@@ -69,10 +84,11 @@ class Bernoulli(Likelihood):
 
     >>> lik = Bernoulli()
     >>> lik.build((None, 4, 4, 1))
-    >>> lik.distribution(tf.zeros([2, 4, 4, 1])).log_prob(tf.ones([2, 4, 4, 1])).shape
+    >>> lik.log_prob(tf.zeros([2, 4, 4, 1]), tf.ones([2, 4, 4, 1])).shape
     TensorShape([2])
     """
 
+    alias = "bernoulli"
     requires_unit_interval = True
 
     def distribution(self, params):
@@ -83,32 +99,52 @@ class Bernoulli(Likelihood):
     def mean(self, params):
         return tf.sigmoid(tf.cast(params, tf.float32))
 
+    def log_prob_kind(self, x):
+        x = np.asarray(x)
+        return "probability" if np.all((x == 0) | (x == 1)) else None
+
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class Gaussian(Likelihood):
     """Gaussian values: the mean from the decoder, one scale per channel (last axis).
 
     Args:
-        scale: fixed standard deviation. `None` learns one scale per channel,
-            initialised to `initial_scale`.
-        initial_scale: starting value of the learned scale.
+        scale: fixed standard deviation. `None` learns one scale per channel, starting at
+            `initial_scale`.
+        initial_scale: starting value of the learned scale. Default: 1.0 for an unbounded
+            mean (standardized features, signals: the data's own scale), 0.1 for a mean in
+            [0, 1] (images, whose pixels vary by less).
         mean_activation: `"sigmoid"` squashes the mean into [0, 1] (images scaled to
-            [0, 1]; `VAE` picks it for images), `"linear"` leaves it unbounded
-            (standardized features, signals; `VAE` picks it for vectors and sequences).
+            [0, 1]), `"linear"` leaves it unbounded (standardized features, signals).
+            Default: sigmoid for images (H, W, C), linear for vectors and sequences.
+
+    Example:
+
+    >>> lik = Gaussian()
+    >>> lik.build((None, 30))
+    >>> lik.mean_activation, lik.initial_scale
+    ('linear', 1.0)
     """
 
+    alias = "gaussian"
     MEAN_ACTIVATIONS = ("sigmoid", "linear")
 
-    def __init__(self, scale=None, initial_scale=0.1, mean_activation="sigmoid", **kwargs):
+    def __init__(self, scale=None, initial_scale=None, mean_activation=None, **kwargs):
         super().__init__(**kwargs)
-        self.scale = None if scale is None else validation.check_float("scale", scale, positive=True)
-        self.initial_scale = validation.check_float("initial_scale", initial_scale, positive=True)
-        self.mean_activation = validation.check_choice(
-            "mean_activation", mean_activation, self.MEAN_ACTIVATIONS
-        )
+        if scale is not None:
+            scale = validation.check_float("scale", scale, positive=True)
+        if initial_scale is not None:
+            initial_scale = validation.check_float("initial_scale", initial_scale, positive=True)
+        if mean_activation is not None:
+            validation.check_choice("mean_activation", mean_activation, self.MEAN_ACTIVATIONS)
+        self.scale, self.initial_scale, self.mean_activation = scale, initial_scale, mean_activation
 
     def build(self, input_shape):
         super().build(input_shape)
+        if self.mean_activation is None:
+            self.mean_activation = "sigmoid" if self.event_rank == 3 else "linear"
+        if self.initial_scale is None:
+            self.initial_scale = 0.1 if self.mean_activation == "sigmoid" else 1.0
         if self.scale is None:
             self.log_scale = self.add_weight(
                 name="log_scale",
@@ -117,17 +153,22 @@ class Gaussian(Likelihood):
                 dtype="float32",
             )
 
-    def _scale(self):
+    def standard_deviation(self):
+        """The scale of each channel, float32."""
         if self.scale is not None:
             return tf.constant(self.scale, tf.float32)
         return tf.maximum(tf.exp(tf.cast(self.log_scale, tf.float32)), _MIN_SCALE)
 
     def distribution(self, params):
-        return self.independent(tfd.Normal(loc=self.mean(params), scale=self._scale()))
+        return self.independent(tfd.Normal(loc=self.mean(params), scale=self.standard_deviation()))
 
     def mean(self, params):
         params = tf.cast(params, tf.float32)
         return tf.sigmoid(params) if self.mean_activation == "sigmoid" else params
+
+    def log_prob_kind(self, x):
+        # A density: bits/dim by the dequantized 8-bit convention, for [0, 1]-scaled images.
+        return "density" if self.event_rank == 3 and self.mean_activation == "sigmoid" else None
 
     def get_config(self):
         return {
@@ -149,6 +190,7 @@ class DiscretizedLogistic(Likelihood):
     bits/dim with no dequantization correction.
     """
 
+    alias = "logistic"
     requires_unit_interval = True
     params_per_channel = 2
 
@@ -169,11 +211,28 @@ class DiscretizedLogistic(Likelihood):
     def mean(self, params):
         return tf.sigmoid(self._parts(params)[0])
 
+    def log_prob_kind(self, x):
+        return "probability"  # of the 256 levels of each value
 
-LIKELIHOODS = {"bernoulli": Bernoulli, "gaussian": Gaussian, "logistic": DiscretizedLogistic}
+
+def get(identifier, **kwargs):
+    """A likelihood from its alias (`"bernoulli"`, `"gaussian"`, `"logistic"`), config or itself.
+
+    Example:
+
+    >>> get("gaussian", scale=0.5).scale
+    0.5
+    """
+    return parts.get(identifier, Likelihood, "likelihood", **kwargs)
 
 
-def get(likelihood, **kwargs):
-    """Returns a new likelihood layer for `likelihood` (a key of `LIKELIHOODS`)."""
-    validation.check_choice("likelihood", likelihood, tuple(LIKELIHOODS))
-    return LIKELIHOODS[likelihood](**kwargs)
+def default_for(data_shape):
+    """The likelihood a model of `data_shape` gets when given none: Bernoulli for grey images
+    (H, W, 1), Gaussian otherwise (colour images, sequences, vectors).
+
+    Example:
+
+    >>> default_for((28, 28, 1)), default_for((30,))
+    ('bernoulli', 'gaussian')
+    """
+    return "bernoulli" if len(data_shape) == 3 and data_shape[-1] == 1 else "gaussian"

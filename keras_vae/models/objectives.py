@@ -1,64 +1,182 @@
-"""The terms of the VAE objective, as pure functions of tensors.
+"""Objectives: what a model minimises, per example, from the terms of its bound.
 
-Everything here works in float32 and per example, so that the model can average
-over the global batch itself (see `VAE.train_step`).
+A model draws k z's per example and computes, in float32, `BoundTerms`:
+
+    log_px      log p(x|z_i)                          (k, batch)
+    log_pz      log p(z_i)                            (k, batch)
+    log_q       log q(z_i|x)                          (k, batch)
+    kl          an estimate of KL(q(z|x) || p(z))     (k, batch), closed form where one exists
+    kl_per_dim  the KL of each latent dim             (batch, latent_dim), or None
+
+An objective turns them into a per-example loss, so that the model can average over the
+global batch itself. `ELBO` is -log p(x|z) + beta * KL (with free bits); `IWAE` is minus
+the k-sample importance-weighted bound (Burda et al. 2015). Both weight the KL by beta,
+warmed up over the first optimizer steps by a linear or cyclical schedule.
 """
 
+import collections
+
+import keras
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-tfd = tfp.distributions
+from keras_vae import validation
+from keras_vae.models import parts
 
+BoundTerms = collections.namedtuple("BoundTerms", "log_px log_pz log_q kl kl_per_dim")
 
-def posterior(z_mean, z_log_var):
-    """q(z|x) as a diagonal Gaussian `tfd.Independent(tfd.Normal)`."""
-    z_mean = tf.cast(z_mean, tf.float32)
-    scale = tf.exp(0.5 * tf.cast(z_log_var, tf.float32))
-    return tfd.Independent(tfd.Normal(loc=z_mean, scale=scale), reinterpreted_batch_ndims=1)
+#: How the KL weight warms up.
+KL_SCHEDULES = ("linear", "cyclical")
 
 
-def reparameterize(q, eps):
-    """z = g(eps) ~ q for standard normal eps (..., batch, dims), and log q(z).
+class Objective:
+    """Base of the objectives: the KL weight's schedule and the number of draws.
 
-    q is a diagonal Gaussian (`posterior`) or a `tfd.TransformedDistribution` of one
-    through a bijector (a flow posterior): z = f(mu + sigma * eps) and
-    log q(z) = log q_0(z_0) - log |det df/dz_0|, with no inversion of the flow.
+    Args:
+        beta: weight of the KL term (of log p(z) - log q(z|x) in IWAE), >= 0.
+        warmup_steps: ramp beta linearly from 0 over this many optimizer steps.
+        schedule: `"linear"` warm-up, or `"cyclical"` (Fu et al. 2019: the ramp restarts
+            every `cycle_steps`).
+        cycle_steps: the cycle of the cyclical schedule, >= warmup_steps >= 1.
+        num_samples: z draws per example, an int >= 1.
     """
-    flowed = hasattr(q, "bijector")  # TFP may build a TransformedDistribution as a base class
-    base = q.distribution if flowed else q
-    z0 = base.mean() + base.stddev() * eps
-    if not flowed:
-        return z0, base.log_prob(z0)
-    return q.bijector.forward(z0), base.log_prob(z0) - q.bijector.forward_log_det_jacobian(
-        z0, event_ndims=1
-    )
+
+    #: The name `VAE(objective=...)` takes.
+    alias = None
+
+    def __init__(self, beta=1.0, warmup_steps=0, schedule="linear", cycle_steps=0, num_samples=1):
+        self.beta = validation.check_float("beta", beta)
+        self.warmup_steps = validation.check_int("warmup_steps", warmup_steps, minimum=0)
+        self.schedule = validation.check_choice("schedule", schedule, KL_SCHEDULES)
+        self.cycle_steps = validation.check_int("cycle_steps", cycle_steps, minimum=0)
+        self.num_samples = validation.check_int("num_samples", num_samples, minimum=1)
+        if self.schedule == "cyclical" and self.cycle_steps < max(self.warmup_steps, 1):
+            raise validation.invalid(
+                "cycle_steps",
+                "cycle_steps >= warmup_steps >= 1 for a cyclical schedule "
+                f"(warmup_steps={warmup_steps})",
+                cycle_steps,
+            )
+
+    def check_parts(self, posterior, prior):
+        """Raises if this objective cannot train with this posterior and prior."""
+
+    def kl_weight(self, step):
+        """The KL weight at optimizer step `step`, a float32 tensor.
+
+        Example:
+
+        >>> float(ELBO(beta=2.0, warmup_steps=100).kl_weight(50))
+        1.0
+        """
+        if not self.warmup_steps:
+            return tf.constant(self.beta, tf.float32)
+        step = tf.cast(step, tf.float32)
+        if self.schedule == "cyclical":
+            step = tf.math.floormod(step, float(self.cycle_steps))
+        return self.beta * tf.minimum(step / float(self.warmup_steps), 1.0)
+
+    def __call__(self, terms, step):
+        """The per-example loss (batch,) for `BoundTerms` at optimizer step `step`."""
+        raise NotImplementedError
+
+    def get_config(self):
+        return {
+            "beta": self.beta,
+            "warmup_steps": self.warmup_steps,
+            "schedule": self.schedule,
+            "cycle_steps": self.cycle_steps,
+            "num_samples": self.num_samples,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
-def flow_kl(q0, z, log_det):
-    """A one-draw estimate of KL(q(z|x) || N(0, I)) for z = f(z_0), z_0 ~ q0 (a flow posterior).
+@keras.saving.register_keras_serializable(package="keras_vae")
+class ELBO(Objective):
+    """-ELBO per example: -log p(x|z) (mean over the draws) + beta * KL.
 
-    log q(z|x) = log q0(z_0) - log |det dz/dz_0|, and E[log q0(z_0)] = -H(q0) in closed form,
-    so the estimate is -H(q0) - log |det| - log p(z): unbiased, without the noise of
-    log q0(z_0) (about 4 nats per example at 32 dims), and free of q0's mean mu.
-    The Rao-Blackwellised alternative, KL(q0 || p) in closed form plus
-    log p(z_0) - log p(z) - log |det|, is quieter while the flow stays near the identity,
-    but its noise grows as |mu| * sigma when the flow moves z away from z_0: a 4-step flow
-    drifted there and its logged KL swung between -37,000 and +15,000 (RESULTS.md).
+    Args:
+        free_bits: nats per latent dim below which a dim's KL is not penalised (Kingma et
+            al. 2016), >= 0; needs a per-dim KL (a diagonal Gaussian posterior and a prior
+            with a closed-form KL).
+        **kwargs: `beta`, `warmup_steps`, `schedule`, `cycle_steps`, `num_samples` (see
+            `Objective`).
+
+    Example:
+
+    >>> ELBO(beta=4.0).beta
+    4.0
     """
-    return -q0.entropy() - log_det - prior(q0.event_shape[-1]).log_prob(z)
+
+    alias = "elbo"
+
+    def __init__(self, free_bits=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.free_bits = validation.check_float("free_bits", free_bits)
+
+    def check_parts(self, posterior, prior):
+        if self.free_bits and not posterior.kl_per_dim_defined(prior):
+            raise validation.invalid(
+                "free_bits",
+                f"0 with posterior={parts.alias_of(posterior)!r} and prior="
+                f"{parts.alias_of(prior)!r} (free bits floor each dim's KL, which they do not "
+                "define)",
+                self.free_bits,
+            )
+
+    def __call__(self, terms, step):
+        reconstruction = -tf.reduce_mean(terms.log_px, axis=0)
+        if terms.kl_per_dim is not None:  # the closed form, floored per dim
+            kl = free_bits_kl(terms.kl_per_dim, self.free_bits)
+        else:
+            kl = tf.reduce_mean(terms.kl, axis=0)
+        return reconstruction + self.kl_weight(step) * kl
+
+    def get_config(self):
+        return {**super().get_config(), "free_bits": self.free_bits}
 
 
-def prior(latent_dim):
-    """p(z) = N(0, I) over `latent_dim` dimensions."""
-    zeros = tf.zeros([latent_dim], tf.float32)
-    return tfd.Independent(tfd.Normal(loc=zeros, scale=1.0), reinterpreted_batch_ndims=1)
+@keras.saving.register_keras_serializable(package="keras_vae")
+class IWAE(Objective):
+    """Minus the k-sample importance-weighted bound (Burda et al. 2015), per example:
+    -log (1/k) sum_i p(x|z_i) (p(z_i) / q(z_i|x))^beta.
+
+    Args:
+        num_samples: k, the draws per example (1 is the ELBO without free bits).
+        **kwargs: `beta`, `warmup_steps`, `schedule`, `cycle_steps` (see `Objective`).
+
+    Example:
+
+    >>> IWAE(num_samples=5).num_samples
+    5
+    """
+
+    alias = "iwae"
+
+    def __call__(self, terms, step):
+        log_ratio = terms.log_pz - terms.log_q
+        return -iwae_bound(terms.log_px + self.kl_weight(step) * log_ratio)
 
 
-def kl_per_dim(z_mean, z_log_var):
-    """Analytic KL(q(z|x) || N(0, I)) for each example and latent dim, shape (batch, dims)."""
-    q = posterior(z_mean, z_log_var)
-    p = prior(q.event_shape[-1])
-    return tfd.kl_divergence(q.distribution, p.distribution)
+def kl_estimate(posterior, prior, params, draw, num_draws):
+    """(KL per draw, KL per dim or None) of q(z|x) to p(z) for `num_draws` draws per example
+    of `params` (batch,), laid out sample-major: (num_draws * batch,).
+
+    The closed form summed over dims where there is one (a diagonal Gaussian and N(0, I)),
+    else E[log q] - log p(z) with E[log q] = `draw.neg_entropy`, which is exact for a
+    Gaussian's entropy and, for a flow, -H(q0) - log |det|: unbiased, without the noise of
+    log q0(z0) (about 4 nats per example at 32 dims), and free of q0's mean. The
+    Rao-Blackwellised alternative for a flow, KL(q0 || p) in closed form plus
+    log p(z0) - log p(z) - log |det|, is quieter near the identity, but its noise grows
+    as |mu| * sigma once the flow moves z away from z0: a 4-step flow drifted there and its
+    logged KL swung between -37,000 and +15,000 (benchmarks/RESULTS.md).
+    """
+    kl_dims = posterior.kl_per_dim(params, prior)
+    if kl_dims is not None:
+        return tf.tile(tf.reduce_sum(kl_dims, axis=-1), [num_draws]), kl_dims
+    return draw.neg_entropy - prior.log_prob(draw.z), None
 
 
 def free_bits_kl(kl_dims, free_bits):
@@ -67,34 +185,29 @@ def free_bits_kl(kl_dims, free_bits):
     Kingma et al. (2016) floor the batch-averaged KL of each dim; this floors each
     example's, a variant that keeps the objective a per-example sum, so it averages
     the same way on one device and on many replicas.
+
+    Example:
+
+    >>> free_bits_kl(tf.constant([[0.1, 2.0]]), 1.0).numpy().tolist()
+    [3.0]
     """
     if not free_bits:
         return tf.reduce_sum(kl_dims, axis=-1)
     return tf.reduce_sum(tf.maximum(kl_dims, float(free_bits)), axis=-1)
 
 
-#: What the model minimises: -ELBO, or minus the k-sample IWAE bound (Burda et al. 2015).
-OBJECTIVES = ("elbo", "iwae")
-#: How the KL weight warms up.
-KL_SCHEDULES = ("linear", "cyclical")
-
-
-def kl_weight(step, beta, warmup_steps, schedule="linear", cycle_steps=0):
-    """The KL weight at optimizer step `step`.
-
-    `"linear"`: beta ramped from 0 over `warmup_steps` steps, then constant.
-    `"cyclical"` (Fu et al. 2019): the same ramp restarted every `cycle_steps` steps.
-    Constant beta when `warmup_steps` is 0.
-    """
-    if not warmup_steps:
-        return tf.constant(beta, tf.float32)
-    step = tf.cast(step, tf.float32)
-    if schedule == "cyclical":
-        step = tf.math.floormod(step, float(cycle_steps))
-    return beta * tf.minimum(step / float(warmup_steps), 1.0)
-
-
 def iwae_bound(log_weights):
     """log (1/k) sum_i w_i over axis 0 of (k, batch) log-weights: the IWAE bound per example."""
     k = tf.cast(tf.shape(log_weights)[0], tf.float32)
     return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k)
+
+
+def get(identifier, **kwargs):
+    """An objective from its alias (`"elbo"`, `"iwae"`), config or itself.
+
+    Example:
+
+    >>> get("iwae", num_samples=5).num_samples
+    5
+    """
+    return parts.get(identifier, Objective, "objective", **kwargs)

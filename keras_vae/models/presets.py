@@ -1,10 +1,13 @@
-"""Named, complete configurations: the model and how to train it.
+"""Named, complete recipes: the model and how to train it, as data.
 
     model = keras_vae.VAE.from_preset("mnist")               # a compiled VAE
     keras-vae train --preset mnist --dataset mnist --out runs/mnist
 
-Each preset holds `model` (VAE arguments) and `train` (the training settings it was
-tuned with: learning rate and its schedule, batch size, epochs, dynamic binarization).
+Each preset is one flat dict of settings: `model` names its family (a registered model
+class), `input_shape` the data it was made for, the model settings of
+`keras_vae.models.recipes`, and the training settings it was tuned with (learning rate and
+its schedule, batch size, epochs, dynamic binarization, ...), under the names of
+`keras_vae.training.TrainConfig`, so that command-line flags override any of them.
 """
 
 import copy
@@ -13,29 +16,40 @@ from keras_vae import validation
 
 PRESETS = {
     # The Keras documentation's example (keras.io/examples/generative/vae), rebuilt.
-    "keras_example": {
-        "model": dict(
-            input_shape=(28, 28, 1), latent_dim=2, dense_units=16,
-            encoder_filters=(32, 64), decoder_filters=(64, 64, 32),
-        ),  # fmt: skip
-        "train": dict(learning_rate=1e-3, batch_size=128, epochs=30, binarize=False),
-    },
+    "keras_example": dict(
+        model="VAE",
+        input_shape=(28, 28, 1),
+        latent_dim=2,
+        dense_units=16,
+        encoder_filters=(32, 64),
+        decoder_filters=(64, 64, 32),
+        learning_rate=1e-3,
+        batch_size=128,
+        epochs=30,
+        binarize=False,
+    ),
     # Our MNIST model (benchmarks/quality.py): an IAF posterior (2 steps, MADE 64-64) on
     # dynamically binarized digits, a 32-d latent, a 512-unit encoder layer and a decoder with
     # two stride-2 transposed convs (64, 32); small batches and a cosine-decayed rate, 40
     # epochs. The ELBO, not IWAE k=4: at the same time budget the twice-faster epochs bought
     # more than k did (RESULTS.md). Residual blocks were left out: one per stage made an epoch
     # over 3x slower, too slow for the time target.
-    "mnist": {
-        "model": dict(
-            input_shape=(28, 28, 1), latent_dim=32, dense_units=512,
-            encoder_filters=(32, 64), decoder_filters=(64, 64, 32),
-            posterior="iaf", flow_steps=2, flow_units=(64, 64),
-        ),  # fmt: skip
-        "train": dict(
-            learning_rate=1e-3, lr_schedule="cosine", batch_size=32, epochs=40, binarize=True,
-        ),  # fmt: skip
-    },
+    "mnist": dict(
+        model="VAE",
+        input_shape=(28, 28, 1),
+        latent_dim=32,
+        dense_units=512,
+        encoder_filters=(32, 64),
+        decoder_filters=(64, 64, 32),
+        posterior="iaf",
+        flow_steps=2,
+        flow_units=(64, 64),
+        learning_rate=1e-3,
+        lr_schedule="cosine",
+        batch_size=32,
+        epochs=40,
+        binarize=True,
+    ),
     # Semi-supervised MNIST (Kingma et al. 2014's M2; benchmarks/semi_supervised.py): a
     # ConditionalVAE whose classifier q(y|x) learns from 10 labels per class and the
     # unlabelled digits. Labelled digits fill a quarter of every batch, each shifted by up to
@@ -44,38 +58,51 @@ PRESETS = {
     # keep the classifier from memorising them. A 3-d z leaves the class to y: with 6 dims z
     # kept part of it, and only 82% of the conditional samples were recognised, against 96%
     # now. 30 epochs win back the accuracy the small z costs (4.8% test error; RESULTS.md).
-    "mnist_semi_supervised": {
-        "model": dict(
-            input_shape=(28, 28, 1), num_classes=10, latent_dim=3, dense_units=256,
-            encoder_filters=(32, 64), decoder_filters=(64, 64, 32), alpha=20.0,
-            classifier_dropout=0.5,
-        ),  # fmt: skip
-        "train": dict(
-            learning_rate=1e-3, lr_schedule="cosine", batch_size=64, epochs=30, binarize=True,
-            labelled_fraction=0.25, labelled_shift=2, labelled_rotation=15.0, labelled_zoom=0.1,
-        ),  # fmt: skip
-    },
+    "mnist_semi_supervised": dict(
+        model="ConditionalVAE",
+        input_shape=(28, 28, 1),
+        num_classes=10,
+        latent_dim=3,
+        dense_units=256,
+        encoder_filters=(32, 64),
+        decoder_filters=(64, 64, 32),
+        alpha=20.0,
+        classifier_dropout=0.5,
+        learning_rate=1e-3,
+        lr_schedule="cosine",
+        batch_size=64,
+        epochs=30,
+        binarize=True,
+        labelled_fraction=0.25,
+        labelled_shift=2,
+        labelled_rotation=15.0,
+        labelled_zoom=0.1,
+    ),
     # Colour 32x32 (CIFAR-10): 8-bit discretized logistic likelihood, reports bits/dim.
-    "cifar10": {
-        "model": dict(
-            input_shape=(32, 32, 3), likelihood="logistic", latent_dim=128, dense_units=1024,
-            encoder_filters=(64, 128, 256), residual_blocks=1, kl_warmup_steps=2000,
-        ),  # fmt: skip
-        "train": dict(learning_rate=5e-4, batch_size=64, epochs=50, binarize=False),
-    },
+    "cifar10": dict(
+        model="VAE",
+        input_shape=(32, 32, 3),
+        likelihood="logistic",
+        latent_dim=128,
+        dense_units=1024,
+        encoder_filters=(64, 128, 256),
+        residual_blocks=1,
+        kl_warmup_steps=2000,
+        learning_rate=5e-4,
+        batch_size=64,
+        epochs=50,
+        binarize=False,
+    ),
 }
 
 
 def get(name):
-    """A deep copy of preset `name`: `{"model": {...}, "train": {...}}`."""
+    """A deep copy of preset `name`: one flat dict of settings.
+
+    Example:
+
+    >>> get("mnist")["model"], get("mnist")["posterior"]
+    ('VAE', 'iaf')
+    """
     validation.check_choice("name", name, sorted(PRESETS))
     return copy.deepcopy(PRESETS[name])
-
-
-def build(name, learning_rate=None, steps_per_epoch=None, **overrides):
-    """`VAE.from_preset`, under its earlier name."""
-    from keras_vae.models.vae import VAE
-
-    return VAE.from_preset(
-        name, learning_rate=learning_rate, steps_per_epoch=steps_per_epoch, **overrides
-    )

@@ -1,8 +1,8 @@
-"""What `VAE.train_step` needs under tf.distribute: one verdict on finiteness, logs, input errors."""
+"""What the training step needs under tf.distribute: one verdict on finiteness, logs, means."""
 
+import keras
+import numpy as np
 import tensorflow as tf
-
-from keras_vae import validation
 
 
 def logs(logs):
@@ -23,14 +23,10 @@ def all_replicas_finite(tensors):
     return non_finite < 0.5
 
 
-class input_errors_as_value_errors:
-    """Re-raises the in-graph input checks of `validation.assert_valid_batch` as ValueError."""
+@keras.saving.register_keras_serializable(package="keras_vae")
+class TermMean(keras.metrics.Mean):
+    """The mean of a per-example term over the examples it applies to: NaN, not 0, when an
+    epoch had none (e.g. a classifier's accuracy over an epoch without labels)."""
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if isinstance(error, tf.errors.InvalidArgumentError) and validation.TAG in str(error):
-            message = str(error).split(validation.TAG, 1)[1].split("\n")[0]
-            raise ValueError(f"Invalid input data: {message}") from None
-        return False
+    def result(self):
+        return tf.where(self.count > 0, super().result(), tf.constant(np.nan, self.dtype))

@@ -9,7 +9,7 @@ import os
 import keras
 import numpy as np
 
-from keras_vae import _compat, files, validation
+from keras_vae import files, validation
 
 
 class StopOnSkippedUpdates(keras.callbacks.Callback):
@@ -97,7 +97,9 @@ class RunBackup(keras.callbacks.Callback):
         if not model.optimizer.built:  # its variables must exist to be loaded into
             model.optimizer.build(model.trainable_variables)
         # Backups written before 0.2 (Keras's BackupAndRestore) name no file: theirs is this one.
-        model.load_weights(os.path.join(self.backup_dir, metadata.get("weights", "latest.weights.h5")))
+        model.load_weights(
+            os.path.join(self.backup_dir, metadata.get("weights", "latest.weights.h5"))
+        )
         return int(metadata["epoch"])
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -109,7 +111,9 @@ class RunBackup(keras.callbacks.Callback):
             self._save(self._epoch)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch, **{k: float(np.ravel(v)[0]) for k, v in (logs or {}).items()}})
+        self.rows.append(
+            {"epoch": epoch, **{k: float(np.ravel(v)[0]) for k, v in (logs or {}).items()}}
+        )
         if _good_epoch(self.model, logs):
             self._save(epoch + 1)
         if self.history_path is not None:
@@ -166,6 +170,3 @@ def _good_epoch(model, logs):
     if loss is not None and not math.isfinite(float(loss)):
         return False
     return all(np.isfinite(w).all() for w in model.get_weights())
-
-
-__getattr__ = _compat.renamed('keras_vae.training.callbacks')  # names removed in 0.2, and their replacements

@@ -1,24 +1,35 @@
 """`TrainConfig`: every setting of a run, in one place. `keras-vae train` is generated from it.
 
 Each field's metadata holds its command-line help and, where it has them, its choices,
-read from the module that owns them (`keras_vae.choices`). A model field left at None takes the preset's value,
-else the `VAE` default.
+read from the module that owns them. The model fields are the settings of a recipe
+(`keras_vae.models.recipes`); one left at None takes the preset's value, else the part's
+own default.
 """
 
 import dataclasses
 import os
 
 from keras_vae import validation
-from keras_vae.choices import listed
+from keras_vae.models import (
+    likelihoods,
+    objectives,
+    optimizers,
+    parts,
+    posteriors,
+    presets,
+    priors,
+    recipes,
+)
+from keras_vae.training.distribute import STRATEGIES
 
-# Read from the modules that own them, without importing them (no TensorFlow here).
-LIKELIHOODS = listed("keras_vae.models.likelihoods", "LIKELIHOODS")
-OBJECTIVES = listed("keras_vae.models.objectives", "OBJECTIVES")
-KL_SCHEDULES = listed("keras_vae.models.objectives", "KL_SCHEDULES")
-POSTERIORS = listed("keras_vae.models.flows", "POSTERIORS")
-LR_SCHEDULES = listed("keras_vae.models.optimizers", "SCHEDULES")
-PRESETS = listed("keras_vae.models.presets", "PRESETS")
-STRATEGIES = listed("keras_vae.training.distribute", "STRATEGIES")
+LIKELIHOODS = tuple(parts.registered(likelihoods.Likelihood))
+POSTERIORS = tuple(parts.registered(posteriors.Posterior))
+PRIORS = tuple(parts.registered(priors.Prior))
+OBJECTIVES = tuple(parts.registered(objectives.Objective))
+KL_SCHEDULES = objectives.KL_SCHEDULES
+MODELS = tuple(recipes.families())
+LR_SCHEDULES = optimizers.SCHEDULES
+PRESETS = tuple(sorted(presets.PRESETS))
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "on", "off")
@@ -39,38 +50,69 @@ class TrainConfig:
     """Every setting of a run; saved as RUN_DIR/config.json."""
 
     out: str = _field(None, "run directory", required=True)
-    preset: str | None = _field(None, "a complete model + training recipe; flags override it",
-                                PRESETS)  # fmt: skip
+    preset: str | None = _field(
+        None, "a complete model + training recipe; flags override it", PRESETS
+    )
     # Data.
-    dataset: str | None = _field(None, "built-in 'shapes' (offline; the default without --data) "
-                                 "or a tfds name: mnist, fashion_mnist, binarized_mnist, "
-                                 "cifar10, celeb_a, ...", group="data")  # fmt: skip
-    data: str | None = _field(None, "your own data: a .npz file (images, sequences or vectors) "
-                              "or a directory of images", group="data")  # fmt: skip
+    dataset: str | None = _field(
+        None,
+        "built-in 'shapes' (offline; the default without --data) "
+        "or a tfds name: mnist, fashion_mnist, binarized_mnist, "
+        "cifar10, celeb_a, ...",
+        group="data",
+    )
+    data: str | None = _field(
+        None,
+        "your own data: a .npz file (images, sequences or vectors) or a directory of images",
+        group="data",
+    )
     npz_key: str = _field("images", "array name inside --data FILE.npz", group="data")
-    labels_key: str | None = _field(None, "integer labels inside --data FILE.npz (-1: unlabelled): "
-                                    "trains a ConditionalVAE (M2)", group="data")  # fmt: skip
-    with_labels: bool = _field(False, "train a ConditionalVAE on --dataset's labels (tfds "
-                               "'label', or the shape for 'shapes')", group="data")  # fmt: skip
-    labelled_fraction: float | None = _field(None, "share of every batch drawn from the labelled "
-                                             "examples when some are -1 (default: theirs, at "
-                                             "least 0.25)", group="data")  # fmt: skip
-    labelled_shift: int | None = _field(None, "shift labelled images by up to this many pixels, "
-                                        "at random, every time they are drawn (default 0)",
-                                        group="data")  # fmt: skip
-    labelled_rotation: float | None = _field(None, "turn labelled images by up to this many "
-                                             "degrees, at random (default 0)", group="data")  # fmt: skip
-    labelled_zoom: float | None = _field(None, "scale labelled images by up to 1 +- this, at "
-                                         "random (default 0)", group="data")  # fmt: skip
+    labels_key: str | None = _field(
+        None,
+        "integer labels inside --data FILE.npz (-1: unlabelled): trains a ConditionalVAE (M2)",
+        group="data",
+    )
+    with_labels: bool = _field(
+        False,
+        "train a ConditionalVAE on --dataset's labels (tfds 'label', or the shape for 'shapes')",
+        group="data",
+    )
+    labelled_fraction: float | None = _field(
+        None,
+        "share of every batch drawn from the labelled "
+        "examples when some are -1 (default: theirs, at "
+        "least 0.25)",
+        group="data",
+    )
+    labelled_shift: int | None = _field(
+        None,
+        "shift labelled images by up to this many pixels, "
+        "at random, every time they are drawn (default 0)",
+        group="data",
+    )
+    labelled_rotation: float | None = _field(
+        None, "turn labelled images by up to this many degrees, at random (default 0)", group="data"
+    )
+    labelled_zoom: float | None = _field(
+        None, "scale labelled images by up to 1 +- this, at random (default 0)", group="data"
+    )
     image_size: int | None = _field(None, "resize images to this square size", group="data")
-    binarize: bool = _field(False, "dynamic binarization: new binary pixels every epoch (the "
-                            "held-out set gets one fixed draw)", group="data")  # fmt: skip
+    binarize: bool = _field(
+        False,
+        "dynamic binarization: new binary pixels every epoch (the "
+        "held-out set gets one fixed draw)",
+        group="data",
+    )
     num_examples: int | None = _field(None, "size of the 'shapes' training set", group="data")
     validation_fraction: float = _field(0.1, "share of --data held out", group="data")
-    # Model (None: the preset's, else the VAE's default).
+    # Model (None: the preset's, else the part's default).
+    model: str | None = _model(
+        "the model family (default: ConditionalVAE with labels, else VAE)", MODELS
+    )
     latent_dim: int | None = _model("latent dimensions (default 16)")
-    likelihood: str | None = _model("default: bernoulli for grey images, else gaussian",
-                                    LIKELIHOODS)  # fmt: skip
+    likelihood: str | None = _model(
+        "default: bernoulli for grey images, else gaussian", LIKELIHOODS
+    )
     beta: float | None = _model("weight of the KL term (default 1)")
     kl_warmup_steps: int | None = _model("ramp beta from 0 over this many steps (default 0)")
     kl_schedule: str | None = _model("KL warm-up schedule", KL_SCHEDULES)
@@ -79,10 +121,17 @@ class TrainConfig:
     objective: str | None = _model("training objective (default elbo)", OBJECTIVES)
     num_samples: int | None = _model("z draws per example (k of IWAE; default 1)")
     gaussian_scale: float | None = _model("fixed std of the Gaussian (default: learned)")
-    posterior: str | None = _model("q(z|x): a diagonal Gaussian, or iaf (it through an inverse "
-                                    "autoregressive flow)", POSTERIORS)  # fmt: skip
+    posterior: str | None = _model(
+        "q(z|x): a diagonal Gaussian, or iaf (it through an inverse autoregressive flow)",
+        POSTERIORS,
+    )
     flow_steps: int | None = _model("IAF steps (default 2; posterior iaf only)")
-    flow_units: tuple[int, ...] | None = _model("hidden widths of each IAF step's MADE (default 64 64)")
+    flow_units: tuple[int, ...] | None = _model(
+        "hidden widths of each IAF step's MADE (default 64 64)"
+    )
+    prior: str | None = _model(
+        "p(z) (default standard_normal; mixture: a learned mixture of Gaussians)", PRIORS
+    )
     encoder_filters: tuple[int, ...] | None = _model("conv encoder widths (default 32 64)")
     decoder_filters: tuple[int, ...] | None = _model("conv decoder widths (default: reversed)")
     dense_units: int | None = _model("conv encoder's dense layer (default 256)")
@@ -96,28 +145,45 @@ class TrainConfig:
     epochs: int = _field(10, "passes over the training data", group="training")
     batch_size: int = _field(128, "global batch, split across replicas", group="training")
     learning_rate: float = _field(1e-3, "Adam's (initial) learning rate", group="training")
-    lr_schedule: str = _field("constant", "cosine: decay the rate to 0 over the run",
-                              LR_SCHEDULES, group="training")  # fmt: skip
+    lr_schedule: str = _field(
+        "constant", "cosine: decay the rate to 0 over the run", LR_SCHEDULES, group="training"
+    )
     seed: int = _field(0, "seed of data order, initialisation and noise", group="training")
-    max_skipped_updates: int = _field(25, "stop after this many NaN/inf updates in a row",
-                                      group="training")  # fmt: skip
-    strategy: str = _field("auto", "tf.distribute strategy (auto: several GPUs -> mirrored, "
-                           "TF_CONFIG with several workers -> multi_worker)",
-                           STRATEGIES, group="training")  # fmt: skip
+    max_skipped_updates: int = _field(
+        25, "stop after this many NaN/inf updates in a row", group="training"
+    )
+    strategy: str = _field(
+        "auto",
+        "tf.distribute strategy (auto: several GPUs -> mirrored, "
+        "TF_CONFIG with several workers -> multi_worker)",
+        STRATEGIES,
+        group="training",
+    )
     precision: str = _field("float32", "dtype policy", PRECISIONS, group="training")
-    jit_compile: str = _field("auto", "XLA; auto = on with a GPU, off on CPU (slower there)",
-                              JIT_COMPILE, group="training")  # fmt: skip
-    checkpoint_every: int | None = _field(None, "also back up every N steps (default: every "
-                                          "epoch)", group="training", metavar="STEPS")  # fmt: skip
+    jit_compile: str = _field(
+        "auto",
+        "XLA; auto = on with a GPU, off on CPU (slower there)",
+        JIT_COMPILE,
+        group="training",
+    )
+    checkpoint_every: int | None = _field(
+        None, "also back up every N steps (default: every epoch)", group="training", metavar="STEPS"
+    )
     # Outputs.
     images: bool = _field(True, "draw reconstructions, samples and the manifold every epoch")
-    export_dir: str | None = _field(None, "publish the trained model to EXPORT_DIR/<run name>/"
-                                    "<version>/ (TF Serving layout); '' for none",
-                                    cli_default="saved_models")  # fmt: skip
+    export_dir: str | None = _field(
+        None,
+        "publish the trained model to EXPORT_DIR/<run name>/"
+        "<version>/ (TF Serving layout); '' for none",
+        cli_default="saved_models",
+    )
     overwrite: bool = _field(False, "start afresh in --out, removing a run there")
-    verbose: str | int = _field("auto", "progress: 1 a bar, 2 a line per epoch, 0 silent "
-                                "(auto: a bar on a terminal, else a line per epoch)",
-                                ("auto", 0, 1, 2))  # fmt: skip
+    verbose: str | int = _field(
+        "auto",
+        "progress: 1 a bar, 2 a line per epoch, 0 silent "
+        "(auto: a bar on a terminal, else a line per epoch)",
+        ("auto", 0, 1, 2),
+    )
 
     def __post_init__(self):
         if isinstance(self.out, os.PathLike):
@@ -125,8 +191,9 @@ class TrainConfig:
         if not (isinstance(self.out, str) and self.out):
             raise validation.invalid("out", "the run directory, a non-empty path", self.out)
         if self.data is not None and self.dataset is not None:
-            raise validation.invalid("dataset", f"None with data={self.data!r} (one source of "
-                                     "data)", self.dataset)  # fmt: skip
+            raise validation.invalid(
+                "dataset", f"None with data={self.data!r} (one source of data)", self.dataset
+            )
         if self.data is None and self.dataset is None:
             self.dataset = "shapes"
         for name in ("epochs", "batch_size", "seed", "max_skipped_updates"):
@@ -138,8 +205,9 @@ class TrainConfig:
             if choices and value is not None:
                 validation.check_choice(field.name, value, choices)
         if not 0.0 < self.validation_fraction < 1.0:
-            raise validation.invalid("validation_fraction", "a float in (0, 1)",
-                                     self.validation_fraction)  # fmt: skip
+            raise validation.invalid(
+                "validation_fraction", "a float in (0, 1)", self.validation_fraction
+            )
         if self.image_size is not None:
             validation.check_int("image_size", self.image_size, minimum=1)
             _check_fits_in_memory(self.image_size, self.batch_size)
@@ -152,27 +220,43 @@ class TrainConfig:
 
     def _check_labels(self):
         if self.labels_key is not None and self.data is None:
-            raise validation.invalid("labels_key", "None without data=FILE.npz (for a named "
-                                     "dataset use with_labels=True)", self.labels_key)  # fmt: skip
+            raise validation.invalid(
+                "labels_key",
+                "None without data=FILE.npz (for a named dataset use with_labels=True)",
+                self.labels_key,
+            )
         if self.with_labels and self.data is not None:
-            raise validation.invalid("with_labels", "False with data= (give labels_key: the "
-                                     "labels' name in the .npz)", self.with_labels)  # fmt: skip
-        labelled_only = ("num_classes", "alpha", "classifier_dropout", "labelled_fraction",
-                         "labelled_shift", "labelled_rotation", "labelled_zoom")  # fmt: skip
+            raise validation.invalid(
+                "with_labels",
+                "False with data= (give labels_key: the labels' name in the .npz)",
+                self.with_labels,
+            )
+        labelled_only = (
+            "num_classes",
+            "alpha",
+            "classifier_dropout",
+            "labelled_fraction",
+            "labelled_shift",
+            "labelled_rotation",
+            "labelled_zoom",
+        )
         given = [name for name in labelled_only if getattr(self, name) is not None]
         if given and not self.conditional:
             preset = f" (preset {self.preset!r} trains a ConditionalVAE)" if self.preset else ""
             raise validation.invalid(
-                "labels_key", f"the labels' array in data=FILE.npz, or with_labels=True, for "
-                f"{', '.join(given)}{preset}", self.labels_key,
-            )  # fmt: skip
+                "labels_key",
+                f"the labels' array in data=FILE.npz, or with_labels=True, for "
+                f"{', '.join(given)}{preset}",
+                self.labels_key,
+            )
 
     def model_arguments(self):
-        """The `VAE` arguments this config sets (the model fields that are not None)."""
+        """The recipe settings this config sets (the model fields that are not None)."""
         return {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
             if f.metadata.get("group") == "model" and getattr(self, f.name) is not None
-        }  # fmt: skip
+        }
 
 
 #: A floor on the bytes a conv VAE keeps per input pixel of a training batch: the input (4),
@@ -190,19 +274,18 @@ def _check_fits_in_memory(image_size, batch_size):
         return
     if needed > memory:
         raise validation.invalid(
-            "image_size", f"a size whose training batch fits in memory: a batch of {batch_size} "
+            "image_size",
+            f"a size whose training batch fits in memory: a batch of {batch_size} "
             f"images of {image_size}x{image_size} needs at least {needed / 2**30:,.1f} GiB, "
-            f"this machine has {memory / 2**30:,.1f} GiB", image_size,
+            f"this machine has {memory / 2**30:,.1f} GiB",
+            image_size,
         )
 
 
 def config_for(out, preset=None, **settings):
     """A `TrainConfig`: its defaults, then the preset's settings, then `settings`."""
-    from keras_vae.models import presets
-
     base = {}
     if preset:
-        chosen = presets.get(preset)
         names = {f.name for f in dataclasses.fields(TrainConfig)}
-        base = {k: v for k, v in {**chosen["train"], **chosen["model"]}.items() if k in names}
+        base = {k: v for k, v in presets.get(preset).items() if k in names}
     return TrainConfig(out=out, preset=preset, **{**base, **settings})

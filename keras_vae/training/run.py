@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vae import data, files, validation
-from keras_vae.models import VAE, ConditionalVAE, optimizers, presets
+from keras_vae.models import optimizers, presets, recipes
 from keras_vae.training import callbacks as run_callbacks
 from keras_vae.training import distribute, rundir
 from keras_vae.visualization.callbacks import default_callbacks
@@ -68,32 +68,7 @@ def train(config, extra_callbacks=(), strategy=None):
         model = build_model(config, data_shape, steps_per_epoch=steps, num_classes=num_classes)
 
     rundir.start(run_dir, json.dumps(record, indent=2) + "\n", config.overwrite)
-    backup = run_callbacks.RunBackup(
-        os.path.join(run_dir, "backup"), history_path=os.path.join(run_dir, "history.csv"),
-        save_freq=config.checkpoint_every or "epoch",
-    )  # fmt: skip
-    with strategy.scope():
-        initial_epoch = backup.restore(model)
-    stop = run_callbacks.StopOnSkippedUpdates(config.max_skipped_updates)
-    checkpoint = run_callbacks.AtomicModelCheckpoint(os.path.join(run_dir, "model.keras"))
-    logs = os.path.join(run_dir, "logs")
-    if chief:  # a worker's logs and pictures would only be deleted with its dir
-        pictures = config.images and len(data_shape) == 3 and data_shape[-1] in (1, 3)
-        extra_callbacks = [
-            keras.callbacks.TensorBoard(logs, write_graph=False),
-            *(default_callbacks(val_ds, image_dir=os.path.join(run_dir, "images"), log_dir=logs,
-                                model=model)
-              if pictures else []),
-            *extra_callbacks,
-        ]  # fmt: skip
-    # The backup commits first: model.keras and history.csv follow it.
-    history = model.fit(
-        train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=initial_epoch,
-        callbacks=[stop, backup, checkpoint, *extra_callbacks],
-        verbose=_verbosity(config.verbose),
-    )  # fmt: skip
-    if stop.failure:
-        raise _diverged(stop.failure, checkpoint)
+    history, model = _fit(config, model, strategy, run_dir, train_ds, val_ds, extra_callbacks)
     metrics = model.evaluate(val_ds, verbose=0, return_dict=True)
     metrics = {k: float(np.ravel(v)[0]) for k, v in metrics.items()}
     files.save_model(model, os.path.join(run_dir, "model.keras"))
@@ -104,10 +79,53 @@ def train(config, extra_callbacks=(), strategy=None):
     if not chief:
         shutil.rmtree(run_dir, ignore_errors=True)
     return {
-        "model": model, "history": history.history, "metrics": metrics,
-        "run_dir": os.path.abspath(config.out), "export_path": export_path, "is_chief": chief,
+        "model": model,
+        "history": history.history,
+        "metrics": metrics,
+        "run_dir": os.path.abspath(config.out),
+        "export_path": export_path,
+        "is_chief": chief,
         "already_finished": False,
     }
+
+
+def _fit(config, model, strategy, run_dir, train_ds, val_ds, extra_callbacks):
+    """Restores the run's backup into `model` and trains it, writing the backup, model.keras,
+    history.csv and (on the chief) the logs and pictures as it goes."""
+    backup = run_callbacks.RunBackup(
+        os.path.join(run_dir, "backup"),
+        history_path=os.path.join(run_dir, "history.csv"),
+        save_freq=config.checkpoint_every or "epoch",
+    )
+    with strategy.scope():
+        initial_epoch = backup.restore(model)
+    stop = run_callbacks.StopOnSkippedUpdates(config.max_skipped_updates)
+    checkpoint = run_callbacks.AtomicModelCheckpoint(os.path.join(run_dir, "model.keras"))
+    if distribute.is_chief():  # a worker's logs and pictures would only be deleted with its dir
+        extra_callbacks = [*_watching(config, model, run_dir, val_ds), *extra_callbacks]
+    # The backup commits first: model.keras and history.csv follow it.
+    history = model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        callbacks=[stop, backup, checkpoint, *extra_callbacks],
+        verbose=_verbosity(config.verbose),
+    )
+    if stop.failure:
+        raise _diverged(stop.failure, checkpoint)
+    return history, model
+
+
+def _watching(config, model, run_dir, val_ds):
+    """TensorBoard's logs, and the pictures of an image model unless `config.images` is off."""
+    logs = os.path.join(run_dir, "logs")
+    shape = model.data_shape
+    watching = [keras.callbacks.TensorBoard(logs, write_graph=False)]
+    if config.images and len(shape) == 3 and shape[-1] in (1, 3):
+        images = os.path.join(run_dir, "images")
+        watching += default_callbacks(val_ds, image_dir=images, log_dir=logs, model=model)
+    return watching
 
 
 def _finished(run_dir, config, chief):
@@ -115,8 +133,11 @@ def _finished(run_dir, config, chief):
     rundir.finish(run_dir)
     return {
         "model": keras.models.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True),
-        "history": {}, "metrics": rundir.read_json(os.path.join(run_dir, "metrics.json")),
-        "run_dir": os.path.abspath(config.out), "is_chief": chief, "already_finished": True,
+        "history": {},
+        "metrics": rundir.read_json(os.path.join(run_dir, "metrics.json")),
+        "run_dir": os.path.abspath(config.out),
+        "is_chief": chief,
+        "already_finished": True,
         "export_path": None,
     }
 
@@ -129,7 +150,9 @@ def _export(run_dir, model, export_dir):
     """Publishes the run's SavedModel once: export.json in the run names the version first."""
     from keras_vae import export  # TensorFlow's SavedModel code: only when a run gets here
 
-    base_dir = os.path.abspath(os.path.join(export_dir, os.path.basename(os.path.normpath(run_dir))))
+    base_dir = os.path.abspath(
+        os.path.join(export_dir, os.path.basename(os.path.normpath(run_dir)))
+    )
     record_path = os.path.join(run_dir, "export.json")
     try:
         record = rundir.read_json(record_path) if os.path.exists(record_path) else {}
@@ -151,33 +174,39 @@ def _export(run_dir, model, export_dir):
 
 
 def build_model(config, data_shape, steps_per_epoch=None, num_classes=None):
-    """A compiled `VAE` for `config` and examples of `data_shape` (call in a strategy scope).
+    """A compiled model for `config` and examples of `data_shape` (call in a strategy scope).
 
-    `steps_per_epoch` (global batches per epoch) sets the length of a decaying
-    learning-rate schedule: `config.epochs * steps_per_epoch` optimizer steps. With
-    labelled data (`config.conditional`) it is a `ConditionalVAE` of `num_classes`
-    classes, unless the config sets them.
+    The recipe is the preset's settings under the config's (`keras_vae.models.recipes`);
+    with labelled data (`config.conditional`) the family defaults to `ConditionalVAE`, of
+    the data's `num_classes` unless the config sets them. `steps_per_epoch` (global batches
+    per epoch) sets the length of a decaying learning-rate schedule:
+    `config.epochs * steps_per_epoch` optimizer steps.
     """
-    model_args = {
-        **(presets.get(config.preset)["model"] if config.preset else {}),
-        **config.model_arguments(),
-    }  # fmt: skip
-    grey_images = len(data_shape) == 3 and data_shape[-1] == 1
-    model_args.setdefault("likelihood", "bernoulli" if grey_images else "gaussian")
-    model_class = VAE
+    recipe = {**(presets.get(config.preset) if config.preset else {}), **config.model_arguments()}
     if config.conditional:
-        model_class = ConditionalVAE
-        model_args.setdefault("num_classes", num_classes)
-        if num_classes is not None and model_args["num_classes"] < num_classes:
-            raise validation.invalid("num_classes", f"at least {num_classes} (the data's largest "
-                                     "label + 1)", model_args["num_classes"])  # fmt: skip
-    model = model_class(**{**model_args, "seed": config.seed, "input_shape": data_shape,
-                           "dtype": config.precision})  # fmt: skip
+        recipe.setdefault("model", "ConditionalVAE")
+        recipe.setdefault("num_classes", num_classes)
+        if num_classes is not None and recipe["num_classes"] < num_classes:
+            raise validation.invalid(
+                "num_classes",
+                f"at least {num_classes} (the data's largest label + 1)",
+                recipe["num_classes"],
+            )
+    model = recipes.build({**recipe, "seed": config.seed}, data_shape, dtype=config.precision)
+    if (model.num_classes is not None) != config.conditional:
+        has = "has classes" if model.num_classes is not None else "has no classes"
+        raise validation.invalid(
+            "model",
+            f"a model {'with' if config.conditional else 'without'} classes for "
+            f"{'labelled' if config.conditional else 'unlabelled'} data",
+            validation.Described(f"{recipe.get('model', 'VAE')}, which {has}"),
+        )
     jit = config.jit_compile
     if jit == "auto":  # XLA was slower than plain TF for this model on CPU (RESULTS.md)
         jit = bool(tf.config.list_physical_devices("GPU"))
-    optimizer = optimizers.for_run(config.learning_rate, config.lr_schedule, config.epochs,
-                                   steps_per_epoch)  # fmt: skip
+    optimizer = optimizers.for_run(
+        config.learning_rate, config.lr_schedule, config.epochs, steps_per_epoch
+    )
     model.compile(optimizer=optimizer, jit_compile=jit in (True, "on"))
     return model
 
@@ -190,14 +219,16 @@ def _steps_per_epoch(dataset):
         raise ValueError(
             "Invalid value received for argument lr_schedule. Expected 'constant' for a training "
             "dataset whose size is not known in advance (a decay is spread over epochs x "
-            f"batches). Received: a dataset of {size.get(count, count)} size")
+            f"batches). Received: a dataset of {size.get(count, count)} size"
+        )
     return count
 
 
 def _diverged(failure, checkpoint):
     kept = (
         f"the model of epoch {checkpoint.saved_epoch} is kept in {checkpoint.path}"
-        if checkpoint.saved_epoch else "no epoch finished, so no model was saved"
+        if checkpoint.saved_epoch
+        else "no epoch finished, so no model was saved"
     )
     return TrainingDiverged(
         f"Training diverged: {failure['in_a_row']} updates in a row had a NaN or inf loss "
@@ -219,45 +250,60 @@ def _datasets(config):
     `num_classes` is the largest label + 1 for labelled data, else None.
     """
     options = dict(
-        batch_size=config.batch_size, image_size=config.image_size, seed=config.seed,
+        batch_size=config.batch_size,
+        image_size=config.image_size,
+        seed=config.seed,
         binarize=config.binarize,
     )
-    num_classes = None
     if config.data:
-        labels = None
-        if config.labels_key is not None:
-            labels = data.read_labels(config.data, config.labels_key)
-            num_classes = int(labels.max()) + 1
-        images = data.read_images(config.data, key=config.npz_key, image_size=config.image_size)
-        if labels is not None and len(labels) != len(images):
-            raise validation.invalid("labels_key", f"one label for each of the {len(images)} "
-                                     f"examples in {config.data}", validation.Described(
-                                         f"{config.labels_key!r}, {len(labels)} labels"))  # fmt: skip
-        cut = _validation_cut(len(images), config.validation_fraction)
-        options["image_size"] = None  # read_images resized them already
-        train_labels, val_labels = (None, None) if labels is None else (labels[:cut], labels[cut:])
-        labelled = {} if labels is None else {
-            "labelled_fraction": config.labelled_fraction, **_augmentation(config)
-        }  # fmt: skip
-        train_ds = data.from_array(images[:cut], train_labels, shuffle=True, **labelled, **options)
-        val_ds = data.from_array(images[cut:], val_labels, shuffle=False, **_held_out(options))
+        train_ds, val_ds, num_classes = _file_datasets(config, options)
     else:
-        kwargs = {"num_examples": config.num_examples} if config.dataset == "shapes" else {}
-        kwargs["with_labels"] = config.with_labels
-        if config.with_labels:
-            kwargs.update(_augmentation(config))
-        train_split, val_split = _splits(config.dataset)
-        train_ds = data.load(config.dataset, train_split, shuffle=True, **options, **kwargs)
-        val_ds = data.load(config.dataset, val_split, shuffle=False, with_labels=config.with_labels,
-                           **_held_out(options))  # fmt: skip
-        if config.with_labels:
-            num_classes = _dataset_classes(config.dataset)
+        train_ds, val_ds, num_classes = _named_datasets(config, options)
     # Multi-worker: every worker reads all files and keeps its share of each batch.
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_ds, val_ds = train_ds.with_options(options), val_ds.with_options(options)
     spec = train_ds.element_spec[0] if config.conditional else train_ds.element_spec
     return train_ds, val_ds, tuple(spec.shape[1:]), num_classes
+
+
+def _file_datasets(config, options):
+    """`--data FILE.npz` or a directory: a share held out for validation."""
+    labels, num_classes = None, None
+    if config.labels_key is not None:
+        labels = data.read_labels(config.data, config.labels_key)
+        num_classes = int(labels.max()) + 1
+    images = data.read_images(config.data, key=config.npz_key, image_size=config.image_size)
+    if labels is not None and len(labels) != len(images):
+        raise validation.invalid(
+            "labels_key",
+            f"one label for each of the {len(images)} examples in {config.data}",
+            validation.Described(f"{config.labels_key!r}, {len(labels)} labels"),
+        )
+    cut = _validation_cut(len(images), config.validation_fraction)
+    options = {**options, "image_size": None}  # read_images resized them already
+    train_labels, val_labels = (None, None) if labels is None else (labels[:cut], labels[cut:])
+    labelled = {}
+    if labels is not None:
+        labelled = {"labelled_fraction": config.labelled_fraction, **_augmentation(config)}
+    train_ds = data.from_array(images[:cut], train_labels, shuffle=True, **labelled, **options)
+    val_ds = data.from_array(images[cut:], val_labels, shuffle=False, **_held_out(options))
+    return train_ds, val_ds, num_classes
+
+
+def _named_datasets(config, options):
+    """`--dataset NAME`: the built-in shapes or a tfds dataset, with its own held-out split."""
+    kwargs = {"num_examples": config.num_examples} if config.dataset == "shapes" else {}
+    kwargs["with_labels"] = config.with_labels
+    if config.with_labels:
+        kwargs.update(_augmentation(config))
+    train_split, val_split = _splits(config.dataset)
+    train_ds = data.load(config.dataset, train_split, shuffle=True, **options, **kwargs)
+    held_out = _held_out(options)
+    val_ds = data.load(
+        config.dataset, val_split, shuffle=False, with_labels=config.with_labels, **held_out
+    )
+    return train_ds, val_ds, _dataset_classes(config.dataset) if config.with_labels else None
 
 
 def _augmentation(config):

@@ -34,15 +34,32 @@ from keras_vae import files, validation
 #: Settings a resume may change: how the run is watched and where it is published, not the
 #: model or its training. `epochs` may grow, with a constant learning rate only (a decay is
 #: spread over the epochs).
-CHANGEABLE = ("epochs", "verbose", "images", "overwrite", "strategy", "checkpoint_every",
-              "max_skipped_updates", "jit_compile", "export_dir")  # fmt: skip
+CHANGEABLE = (
+    "epochs",
+    "verbose",
+    "images",
+    "overwrite",
+    "strategy",
+    "checkpoint_every",
+    "max_skipped_updates",
+    "jit_compile",
+    "export_dir",
+)
 #: What a run writes; `--overwrite` removes these and nothing else.
-OUTPUTS = ("config.json", "model.keras", "history.csv", "metrics.json", "export.json", "backup",
-           "logs", "images")  # fmt: skip
+OUTPUTS = (
+    "config.json",
+    "model.keras",
+    "history.csv",
+    "metrics.json",
+    "export.json",
+    "backup",
+    "logs",
+    "images",
+)
 
 
 def state(run_dir):
-    """"new", "unfinished" or "finished" (see the module's docstring)."""
+    """ "new", "unfinished" or "finished" (see the module's docstring)."""
     if os.path.exists(os.path.join(run_dir, "metrics.json")):
         return "finished"
     return "unfinished" if os.path.exists(os.path.join(run_dir, "config.json")) else "new"
@@ -128,11 +145,15 @@ def read_json(path):
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as error:
-        raise ValueError(f"Cannot read {path}: {error}. Fix or remove it, or pass --overwrite.") from None
+        raise ValueError(
+            f"Cannot read {path}: {error}. Fix or remove it, or pass --overwrite."
+        ) from None
 
 
 def _listed(differences):
-    return "; ".join(f"{name}: {old!r} in config.json, {new!r} now" for name, old, new in differences)
+    return "; ".join(
+        f"{name}: {old!r} in config.json, {new!r} now" for name, old, new in differences
+    )
 
 
 def _same(a, b):
@@ -140,4 +161,6 @@ def _same(a, b):
 
 
 def _longer(saved, old, new):
-    return saved.get("lr_schedule", "constant") == "constant" and isinstance(new, int) and new >= old
+    return (
+        saved.get("lr_schedule", "constant") == "constant" and isinstance(new, int) and new >= old
+    )

@@ -19,8 +19,16 @@ from keras_vae.visualization import latent, plotting
 from keras_vae.visualization.image_callback import ImageCallback, write_image_summary
 
 __all__ = [
-    "ImageCallback", "ReconstructionGrid", "PriorSamples", "LatentManifold", "LatentScatter",
-    "Interpolation", "LatentTraversal", "ClassSamples", "Analogies", "default_callbacks",
+    "ImageCallback",
+    "ReconstructionGrid",
+    "PriorSamples",
+    "LatentManifold",
+    "LatentScatter",
+    "Interpolation",
+    "LatentTraversal",
+    "ClassSamples",
+    "Analogies",
+    "default_callbacks",
     "write_image_summary",
 ]
 
@@ -51,11 +59,11 @@ class ReconstructionGrid(ImageCallback):
 
 
 class PriorSamples(ImageCallback):
-    """Decoded z ~ N(0, I), the same `n` draws every epoch.
+    """`model.sample(n, seed=seed)`: decoded draws from the prior, the same every epoch.
 
     Args:
         n: number of samples.
-        seed: seed of the draws (NumPy's generator: training's randomness is untouched).
+        seed: seed of the draws (a stateless seed: training's randomness is untouched).
         **kwargs: as in `ImageCallback`.
 
     Example:
@@ -69,15 +77,10 @@ class PriorSamples(ImageCallback):
     def __init__(self, n=64, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.n = validation.check_int("n", n, minimum=1)
-        self.seed = seed
-        self.z = None
-
-    def check_model(self, model):
-        if self.z is None or self.z.shape[1] != model.latent_dim:
-            self.z = latent.prior_latents(self.n, model.latent_dim, self.seed)
+        self.seed = validation.check_int("seed", seed, minimum=0)
 
     def render(self):
-        return plotting.decoded_grid(self.model, self.z)
+        return plotting.sample_grid(self.model, self.n, self.seed)
 
 
 class LatentManifold(ImageCallback):
@@ -104,14 +107,20 @@ class LatentManifold(ImageCallback):
         if isinstance(dims, str) and dims != "active":
             raise validation.invalid("dims", "two latent dims or 'active'", dims)
         if isinstance(dims, str) and images is None:
-            raise validation.invalid("images", "held-out images with dims='active' (the dims are "
-                                     "ranked by how much their z_mean varies over them)", None)  # fmt: skip
+            raise validation.invalid(
+                "images",
+                "held-out images with dims='active' (the dims are "
+                "ranked by how much their z_mean varies over them)",
+                None,
+            )
         self.dims = dims
         self.images = None if images is None else validation.check_images("images", images)
 
     def check_model(self, model):
         if model.latent_dim < 2:
-            raise validation.invalid("model.latent_dim", ">= 2 for LatentManifold", model.latent_dim)
+            raise validation.invalid(
+                "model.latent_dim", ">= 2 for LatentManifold", model.latent_dim
+            )
         if not isinstance(self.dims, str):
             latent.check_dims(self.dims, model.latent_dim, count=2)
 
@@ -143,8 +152,9 @@ class LatentScatter(ImageCallback):
         self.images = validation.check_images("images", images)
         self.labels = None if labels is None else np.asarray(labels)
         if self.labels is not None and len(self.labels) != len(self.images):
-            raise validation.invalid("len(labels)", f"one label per image ({len(self.images)})",
-                                     len(self.labels))  # fmt: skip
+            raise validation.invalid(
+                "len(labels)", f"one label per image ({len(self.images)})", len(self.labels)
+            )
         self.label_names = label_names
 
     def render(self):
@@ -173,8 +183,9 @@ class Interpolation(ImageCallback):
         super().__init__(**kwargs)
         self.a, self.b = validation.check_images("a", a), validation.check_images("b", b)
         if self.a.shape != self.b.shape:
-            raise validation.invalid("b.shape", f"a's shape {self.a.shape} (pairs of images)",
-                                     self.b.shape)  # fmt: skip
+            raise validation.invalid(
+                "b.shape", f"a's shape {self.a.shape} (pairs of images)", self.b.shape
+            )
         self.steps = validation.check_int("steps", steps, minimum=2)
         self.spherical = bool(spherical)
 
@@ -217,12 +228,12 @@ class LatentTraversal(ImageCallback):
 
 
 class ClassSamples(ImageCallback):
-    """A conditional model's samples, one row per class, the same z down each column
+    """A model with classes' samples, one row per class, the same z down each column
     (`plotting.class_grid`); the same draws every epoch.
 
     Args:
-        styles: columns, each a draw z ~ N(0, I).
-        seed: seed of the draws (NumPy's generator: training's randomness is untouched).
+        styles: columns, each a draw z ~ p(z).
+        seed: seed of the draws (a stateless seed: training's randomness is untouched).
         **kwargs: as in `ImageCallback`.
 
     Example:
@@ -262,20 +273,25 @@ class Analogies(ImageCallback):
     def __init__(self, images, labels=None, **kwargs):
         super().__init__(**kwargs)
         self.images = validation.check_images("images", images)
-        self.labels = None if labels is None else validation.check_labels(
-            "labels", labels, len(self.images), allow_unlabelled=False)  # fmt: skip
+        self.labels = (
+            None
+            if labels is None
+            else validation.check_labels("labels", labels, len(self.images), allow_unlabelled=False)
+        )
 
     def check_model(self, model):
         if self.labels is not None:
-            validation.check_labels("labels", self.labels, num_classes=model.num_classes,
-                                    allow_unlabelled=False)  # fmt: skip
+            validation.check_labels(
+                "labels", self.labels, num_classes=model.num_classes, allow_unlabelled=False
+            )
 
     def render(self):
         return plotting.analogy_grid(self.model, self.images, self.labels)
 
 
-def default_callbacks(images, image_dir=None, log_dir=None, every_n_epochs=1, model=None,
-                      labels=None):
+def default_callbacks(
+    images, image_dir=None, log_dir=None, every_n_epochs=1, model=None, labels=None
+):
     """The visualizations worth watching in every run: reconstructions, prior samples and
     the manifold of the two most active latent dims; for a class-conditional model, samples
     by class and analogies instead of the last two.
@@ -287,8 +303,8 @@ def default_callbacks(images, image_dir=None, log_dir=None, every_n_epochs=1, mo
         image_dir: directory for PNG files, or None.
         log_dir: TensorBoard log directory, or None.
         every_n_epochs: draw after every n-th epoch.
-        model: the model to be trained; a `keras_vae.ConditionalVAE` gets the class
-            pictures. None: a model without classes.
+        model: the model to be trained; a model with classes gets the class pictures.
+            None: a model without classes.
         labels: the classes of `images` (N,) for the analogies (a dataset's own labels are
             used otherwise); None or any -1 among the first 8: the classifier's guesses.
 
@@ -303,7 +319,7 @@ def default_callbacks(images, image_dir=None, log_dir=None, every_n_epochs=1, mo
     """
     images, found = _first_images(images, 128)
     where = {"image_dir": image_dir, "log_dir": log_dir, "every_n_epochs": every_n_epochs}
-    if model is None or not latent.is_conditional(model):
+    if model is None or model.num_classes is None:
         return [
             ReconstructionGrid(images[:16], **where),
             PriorSamples(n=64, seed=0, **where),

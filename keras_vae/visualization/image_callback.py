@@ -60,12 +60,8 @@ class ImageCallback(keras.callbacks.Callback):
         """Raises ValueError if the callback cannot draw `model` (e.g. bad latent dims)."""
 
     def on_train_begin(self, logs=None):
-        if self.needs_classes:
-            latent.check_conditional(self.model, type(self).__name__)
-        elif self.needs_classes is False and latent.is_conditional(self.model):
-            raise validation.invalid("model", f"a model without classes for {type(self).__name__} "
-                                     "(for a ConditionalVAE: ClassSamples, Analogies)",
-                                     validation.Described(type(self.model).__name__))  # fmt: skip
+        if self.needs_classes is not None:
+            latent.check_classes(self.model, type(self).__name__, needed=self.needs_classes)
         self.check_model(self.model)
         if self.image_dir is not None:
             os.makedirs(self.image_dir, exist_ok=True)

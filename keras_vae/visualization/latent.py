@@ -1,9 +1,9 @@
 """Latent-space tools: encode, walk, do arithmetic and search in the latent space of a VAE.
 
-Every function takes a trained `keras_vae.VAE` (anything with `encode`, `decode` and
-`latent_dim`) and NumPy arrays of examples (images, sequences or vectors), and returns
-NumPy arrays. Examples are encoded to the posterior mean z_mean, so results are
-deterministic. A `keras_vae.ConditionalVAE` takes `labels` in `encode_mean` and `decode`.
+Every function takes a trained keras_vae model and NumPy arrays of examples (images,
+sequences or vectors), and returns NumPy arrays. Examples are encoded to the posterior mean
+z_mean, so results are deterministic. A model with classes takes `labels` in
+`encode_mean` and `decode`.
 """
 
 import statistics
@@ -22,12 +22,12 @@ MANIFOLD_PROBABILITIES = (0.05, 0.95)
 
 
 def encode_mean(model, images, labels=None):
-    """Encodes images to the posterior means z_mean of q(z|x) (q(z|x, y) for a conditional model).
+    """Encodes images to the posterior means z_mean of q(z|x) (q(z|x, y) for a model with classes).
 
     Args:
-        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
-        images: array (N, H, W, C) of float32 images in [0, 1].
-        labels: a conditional model's classes (an int, or one per image), or None: its
+        model: a keras_vae model.
+        images: array (N, H, W, C) of float32 images in [0, 1] (or any data of the model).
+        labels: a model with classes' classes (an int, or one per image), or None: its
             classifier's best guess.
 
     Returns:
@@ -39,21 +39,23 @@ def encode_mean(model, images, labels=None):
     (4, 16)
     """
     images = validation.check_array("images", images)
-    labels = _batch_labels(model, labels, len(images), required=False)
-    return np.concatenate([
-        np.asarray(model.encode(images[i : i + BATCH_SIZE], **_labels_slice(labels, i))[0])
-        for i in range(0, len(images), BATCH_SIZE)
-    ])
+    labels = _per_example(labels, len(images))
+    return np.concatenate(
+        [
+            np.asarray(model.encode(images[i : i + BATCH_SIZE], labels=_batch(labels, i))[0])
+            for i in range(0, len(images), BATCH_SIZE)
+        ]
+    )
 
 
 def decode(model, z, labels=None):
     """Decodes latent vectors (..., latent_dim) to images (..., H, W, C), the means of p(x|z)
-    (of p(x|y, z) for a conditional model).
+    (of p(x|y, z) for a model with classes).
 
     Args:
-        model: a `keras_vae.VAE` or `keras_vae.ConditionalVAE`.
+        model: a keras_vae model.
         z: array whose last axis is `latent_dim`; any leading axes.
-        labels: a conditional model's classes (required there): an int, or z's leading shape.
+        labels: a model with classes' classes (required there): an int, or z's leading shape.
 
     Returns:
         float32 array of images in [0, 1] with the leading axes of `z`.
@@ -65,66 +67,64 @@ def decode(model, z, labels=None):
     """
     z = np.asarray(z, np.float32)
     if z.ndim < 1 or z.shape[-1] != model.latent_dim:
-        raise validation.invalid("z.shape", f"(..., latent_dim) = (..., {model.latent_dim})", z.shape)
+        raise validation.invalid(
+            "z.shape", f"(..., latent_dim) = (..., {model.latent_dim})", z.shape
+        )
     flat = z.reshape(-1, model.latent_dim)
     if labels is not None and np.ndim(labels) > 0:
         if np.shape(labels) != z.shape[:-1]:
-            raise validation.invalid("labels.shape", f"an int, or z's leading shape {z.shape[:-1]}",
-                                     np.shape(labels))  # fmt: skip
+            raise validation.invalid(
+                "labels.shape", f"an int, or z's leading shape {z.shape[:-1]}", np.shape(labels)
+            )
         labels = np.reshape(labels, -1)
-    labels = _batch_labels(model, labels, len(flat), required=True)
-    images = np.concatenate([
-        np.asarray(model.decode(flat[i : i + BATCH_SIZE], **_labels_slice(labels, i)))
-        for i in range(0, len(flat), BATCH_SIZE)
-    ])
+    labels = _per_example(labels, len(flat))
+    images = np.concatenate(
+        [
+            np.asarray(model.decode(flat[i : i + BATCH_SIZE], labels=_batch(labels, i)))
+            for i in range(0, len(flat), BATCH_SIZE)
+        ]
+    )
     return images.reshape(*z.shape[:-1], *images.shape[1:])
 
 
-def is_conditional(model):
-    """Whether `model` is class-conditional (a `keras_vae.ConditionalVAE`: decodes p(x|y, z))."""
-    return hasattr(model, "classify") and hasattr(model, "num_classes")
-
-
-def check_conditional(model, what):
-    """Raises the package's ValueError unless `model` is class-conditional; `what` needs it."""
-    if not is_conditional(model):
+def check_classes(model, what, needed=True):
+    """Raises the package's ValueError unless `model` has classes (or, `needed=False`, has none)."""
+    if (model.num_classes is not None) != needed:
+        expected = (
+            "a model with classes (e.g. a keras_vae.ConditionalVAE)"
+            if needed
+            else ("a model without classes (for a model with classes: ClassSamples, Analogies)")
+        )
+        has = "with" if model.num_classes is not None else "without"
         raise validation.invalid(
-            "model", f"a class-conditional model (keras_vae.ConditionalVAE) for {what}",
-            validation.Described(f"a {type(model).__name__} without classes"),
-        )  # fmt: skip
+            "model",
+            f"{expected} for {what}",
+            validation.Described(f"a {type(model).__name__} {has} classes"),
+        )
 
 
 def predict_classes(model, images):
-    """A conditional model's most probable class of each image under q(y|x), int32 (N,)."""
-    check_conditional(model, "predict_classes")
+    """A model with classes' most probable class of each image under q(y|x), int32 (N,)."""
+    check_classes(model, "predict_classes")
     images = validation.check_array("images", images)
-    return np.concatenate([
-        np.argmax(np.asarray(model.classify(images[i : i + BATCH_SIZE])), axis=-1)
-        for i in range(0, len(images), BATCH_SIZE)
-    ]).astype(np.int32)
+    return np.concatenate(
+        [
+            np.argmax(np.asarray(model.classify(images[i : i + BATCH_SIZE])), axis=-1)
+            for i in range(0, len(images), BATCH_SIZE)
+        ]
+    ).astype(np.int32)
 
 
-def _batch_labels(model, labels, count, required):
-    """Checked int32 labels (count,) for a conditional model, or None."""
-    if not is_conditional(model):
-        if labels is not None:
-            raise validation.invalid("labels", "None for a model without classes (labels are "
-                                     "for keras_vae.ConditionalVAE)", labels)  # fmt: skip
-        return None
+def _per_example(labels, count):
+    """None, or int labels (count,): an int is every example's class; the model checks them."""
     if labels is None:
-        if required:
-            raise validation.invalid("labels", "the classes to decode with: a conditional model "
-                                     "decodes p(x|y, z)", None)  # fmt: skip
         return None
     labels = np.asarray(labels)
-    if labels.ndim == 0:
-        labels = np.full([count], labels)
-    return validation.check_labels("labels", labels, count, model.num_classes,
-                                   allow_unlabelled=False)  # fmt: skip
+    return np.full([count], labels) if labels.ndim == 0 else labels
 
 
-def _labels_slice(labels, start):
-    return {} if labels is None else {"labels": labels[start : start + BATCH_SIZE]}
+def _batch(labels, start):
+    return None if labels is None else labels[start : start + BATCH_SIZE]
 
 
 def interpolate_latents(z_a, z_b, steps=10, spherical=False):
@@ -228,7 +228,9 @@ def apply_attribute(model, images, vector, strengths=(-2, -1, 0, 1, 2)):
     """
     vector = np.asarray(vector, np.float32)
     if vector.shape != (model.latent_dim,):
-        raise validation.invalid("vector.shape", f"(latent_dim,) = ({model.latent_dim},)", vector.shape)
+        raise validation.invalid(
+            "vector.shape", f"(latent_dim,) = ({model.latent_dim},)", vector.shape
+        )
     strengths = np.asarray(strengths, np.float32).reshape(-1)
     z = encode_mean(model, images)
     return decode(model, z[:, None, :] + strengths[None, :, None] * vector)
@@ -377,28 +379,21 @@ def project_2d(z):
     return (centred @ components[:2].T).astype(np.float32), explained
 
 
-def prior_latents(n, latent_dim, seed=0):
-    """`n` fixed draws z ~ N(0, I) from NumPy's generator (never Keras's global one).
-
-    Example:
-
-    >>> prior_latents(4, 16, seed=0).shape
-    (4, 16)
-    """
-    check_int("n", n, minimum=1)
-    return np.random.default_rng(seed).standard_normal((n, latent_dim)).astype(np.float32)
-
-
 def check_dims(dims, latent_dim, count=None):
     """Returns `dims` as a tuple of distinct ints in [0, latent_dim), or raises ValueError."""
     received = dims
     dims = tuple(dims) if isinstance(dims, (tuple, list, range, np.ndarray)) else None
     valid = (
-        dims is not None and len(dims) > 0 and (count is None or len(dims) == count)
-        and all(validation.is_int(d) and 0 <= d < latent_dim for d in dims) and len(set(dims)) == len(dims)
+        dims is not None
+        and len(dims) > 0
+        and (count is None or len(dims) == count)
+        and all(validation.is_int(d) and 0 <= d < latent_dim for d in dims)
+        and len(set(dims)) == len(dims)
     )
     if not valid:
         how_many = f"{count} distinct" if count else "distinct"
-        expected = f"{how_many} latent dims in [0, {latent_dim}) (the model has latent_dim={latent_dim})"
+        expected = (
+            f"{how_many} latent dims in [0, {latent_dim}) (the model has latent_dim={latent_dim})"
+        )
         raise validation.invalid("dims", expected, received)
     return tuple(int(d) for d in dims)

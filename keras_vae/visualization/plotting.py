@@ -1,94 +1,44 @@
-"""Image grids and figures, usable from notebooks, callbacks and the CLI.
+"""Pictures of a model, usable from notebooks, callbacks and the CLI.
 
 Grids (`reconstruction_grid`, `manifold`, ...) are uint8 arrays (H, W, C), cheap enough to
 draw every epoch and ready for `save_png` or TensorBoard; `show` turns one into a matplotlib
-figure for a notebook. `latent_scatter` is a figure. Figures are built without pyplot
-(`matplotlib.figure.Figure`), so no GUI backend or global figure state is involved.
+figure for a notebook. `latent_scatter` is a figure. The primitives (`image_grid`,
+`tile_rows`, `encode_png`, `save_png`, `show`, `figure_to_array`) live in
+`keras_vae.visualization.images` and are part of this module's API too.
 """
 
 import numpy as np
 
 from keras_vae import validation
 from keras_vae.visualization import latent
+from keras_vae.visualization.images import (  # the picture primitives, with the figures below
+    encode_png,
+    figure_to_array,
+    image_grid,
+    save_png,
+    show,
+    tile_rows,
+)
 
-
-def image_grid(images, columns=None, padding=1):
-    """Tiles a batch of images (N, H, W, C) in [0, 1] into one uint8 image.
-
-    Args:
-        images: array of shape (N, H, W, C) with C in {1, 3}.
-        columns: images per row (default: a near-square grid).
-        padding: pixels of black between images.
-
-    Returns:
-        uint8 array (rows * (H + padding) - padding, columns * (W + padding) - padding, C).
-
-    Example:
-
-    >>> image_grid(np.zeros([6, 28, 28, 1]), columns=3).shape
-    (57, 86, 1)
-    """
-    images = validation.check_images("images", images)
-    n, height, width, channels = images.shape
-    columns = columns or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / columns))
-    grid = np.zeros(
-        (rows * (height + padding) - padding, columns * (width + padding) - padding, channels),
-        np.uint8,
-    )
-    pixels = np.round(np.clip(images, 0.0, 1.0) * 255).astype(np.uint8)
-    for i, image in enumerate(pixels):
-        top, left = (i // columns) * (height + padding), (i % columns) * (width + padding)
-        grid[top : top + height, left : left + width] = image
-    return grid
-
-
-def save_png(image, path, compress_level=6):
-    """Writes a uint8 (H, W, 1 or 3) image as a PNG file (see `encode_png`)."""
-    with open(path, "wb") as f:
-        f.write(encode_png(image, compress_level))
-
-
-def encode_png(image, compress_level=6):
-    """Returns the PNG file contents of a uint8 image (H, W, 1 or 3) as bytes.
-
-    Args:
-        image: uint8 array (H, W, 1 or 3), e.g. from `image_grid`.
-        compress_level: zlib level 0-9; 1 is about three times faster than 6 and makes
-            files about 1.5 times larger.
-
-    Example:
-
-    >>> encode_png(np.zeros((28, 28, 1), np.uint8))[:4]
-    b'\\x89PNG'
-    """
-    import io
-
-    from PIL import Image
-
-    image = np.asarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[-1] not in (1, 3):
-        received = f"an array of dtype {image.dtype} and shape {image.shape}"
-        raise validation.invalid("image", "a uint8 array (H, W, C) with C in {1, 3}", received)
-    buffer = io.BytesIO()
-    Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(
-        buffer, format="PNG", compress_level=compress_level
-    )
-    return buffer.getvalue()
-
-
-def tile_rows(rows, padding=1):
-    """Tiles images (R, K, H, W, C) into one uint8 image with R rows of K images.
-
-    Example:
-
-    >>> tile_rows(np.zeros([2, 5, 28, 28, 1])).shape
-    (57, 144, 1)
-    """
-    rows = np.asarray(rows, np.float32)
-    if rows.ndim != 5:
-        raise validation.invalid("rows.shape", "(rows, columns, H, W, C)", rows.shape)
-    return image_grid(rows.reshape(-1, *rows.shape[2:]), columns=rows.shape[1], padding=padding)
+__all__ = [
+    "image_grid",
+    "tile_rows",
+    "encode_png",
+    "save_png",
+    "show",
+    "figure_to_array",
+    "reconstruction_grid",
+    "decoded_grid",
+    "sample_grid",
+    "manifold",
+    "interpolation_grid",
+    "traversal_grid",
+    "attribute_grid",
+    "neighbors_grid",
+    "class_grid",
+    "analogy_grid",
+    "latent_scatter",
+]
 
 
 def reconstruction_grid(model, images, columns=8):
@@ -109,9 +59,12 @@ def reconstruction_grid(model, images, columns=8):
     (115, 231, 1)
     """
     images = np.asarray(images, np.float32)
-    # A conditional model reconstructs with its classifier's guess, as model.reconstruct does.
-    labels = latent.predict_classes(model, images) if latent.is_conditional(model) else None
-    recon = latent.decode(model, latent.encode_mean(model, images, labels), labels)
+    recon = np.concatenate(
+        [
+            np.asarray(model.reconstruct(images[i : i + latent.BATCH_SIZE]))
+            for i in range(0, len(images), latent.BATCH_SIZE)
+        ]
+    )
     columns = min(validation.check_int("columns", columns, minimum=1), len(images))
     blank = (-len(images)) % columns
     pairs = np.stack([images, recon])  # (2, N, H, W, C)
@@ -121,14 +74,26 @@ def reconstruction_grid(model, images, columns=8):
 
 
 def decoded_grid(model, z, columns=None):
-    """Decodes latent vectors (N, latent_dim) and tiles the images, e.g. prior samples.
+    """Decodes latent vectors (N, latent_dim) and tiles the images.
 
     Example:
 
-    >>> decoded_grid(model, latent.prior_latents(64, model.latent_dim)).shape
+    >>> decoded_grid(model, np.zeros((64, model.latent_dim))).shape
     (231, 231, 1)
     """
     return image_grid(latent.decode(model, z), columns=columns)
+
+
+def sample_grid(model, n=64, seed=0, columns=None):
+    """`model.sample(n, seed=seed)` tiled: draws from the model's prior, the same for a seed.
+
+    Example:
+
+    >>> sample_grid(model, 64).shape
+    (231, 231, 1)
+    """
+    validation.check_int("n", n, minimum=1)
+    return image_grid(np.asarray(model.sample(n, seed=seed)), columns=columns)
 
 
 def manifold(model, grid=20, dims=(0, 1)):
@@ -227,12 +192,12 @@ def neighbors_grid(model, queries, pool, k=5):
 
 
 def class_grid(model, styles=8, seed=0):
-    """A conditional model's samples: one row per class, one prior draw z per column, so a
+    """A model with classes' samples: one row per class, one prior draw z per column, so a
     column shows one "style" (the same z) decoded as every class.
 
     Args:
-        model: a `keras_vae.ConditionalVAE`.
-        styles: columns, each a draw z ~ N(0, I) (see `latent.prior_latents`).
+        model: a model with classes, e.g. a `keras_vae.ConditionalVAE`.
+        styles: columns, each a draw z ~ p(z) (`model.sample`'s, the same for every class).
         seed: seed of the draws.
 
     Returns:
@@ -243,12 +208,10 @@ def class_grid(model, styles=8, seed=0):
     >>> class_grid(model, styles=8).shape  # 10 classes of 28x28 digits
     (289, 231, 1)
     """
-    latent.check_conditional(model, "class_grid")
+    latent.check_classes(model, "class_grid")
     styles = validation.check_int("styles", styles, minimum=1)
-    z = latent.prior_latents(styles, model.latent_dim, seed)
-    classes = np.arange(model.num_classes)
-    z = np.broadcast_to(z, (len(classes), *z.shape))  # (classes, styles, latent_dim)
-    return tile_rows(latent.decode(model, z, np.repeat(classes[:, None], styles, axis=1)))
+    rows = [np.asarray(model.sample(styles, labels=y, seed=seed)) for y in range(model.num_classes)]
+    return tile_rows(np.stack(rows))
 
 
 def analogy_grid(model, images, labels=None):
@@ -269,12 +232,13 @@ def analogy_grid(model, images, labels=None):
     >>> analogy_grid(model, test_images[:8], test_labels[:8]).shape  # 10 classes
     (231, 318, 1)
     """
-    latent.check_conditional(model, "analogy_grid")
+    latent.check_classes(model, "analogy_grid")
     images = validation.check_images("images", images)
     if labels is None:
         labels = latent.predict_classes(model, images)
-    labels = validation.check_labels("labels", labels, len(images), model.num_classes,
-                                     allow_unlabelled=False)  # fmt: skip
+    labels = validation.check_labels(
+        "labels", labels, len(images), model.num_classes, allow_unlabelled=False
+    )
     z = latent.encode_mean(model, images, labels)
     classes = np.arange(model.num_classes)
     z = np.repeat(z[:, None], len(classes), axis=1)  # (N, classes, latent_dim)
@@ -308,54 +272,14 @@ def latent_scatter(model, images, labels=None, label_names=None, size=5.0):
     axes = figure.add_subplot()
     _scatter(figure, axes, points, labels, label_names)
     if model.latent_dim > 2:
-        axes.set(xlabel="principal component 1", ylabel="principal component 2",
-                 title=f"z_mean, PCA of {model.latent_dim} dims ({explained:.0%} of variance)")
+        axes.set(
+            xlabel="principal component 1",
+            ylabel="principal component 2",
+            title=f"z_mean, PCA of {model.latent_dim} dims ({explained:.0%} of variance)",
+        )
     else:
         axes.set(xlabel="z[0]", ylabel="z[1]" if model.latent_dim == 2 else "", title="z_mean")
     return figure
-
-
-def show(image, title=None, scale=2.0):
-    """A figure showing one uint8 image (e.g. a grid) at `scale` screen pixels per pixel.
-
-    Args:
-        image: uint8 array (H, W, 1 or 3), e.g. from `manifold` or `image_grid`.
-        title: optional title.
-        scale: screen pixels per image pixel (at 100 dpi).
-
-    Returns:
-        a `matplotlib.figure.Figure` (not registered with pyplot): a notebook cell that
-        ends with it displays it.
-
-    Example:
-
-    >>> show(manifold(model), title="manifold")
-    """
-    from matplotlib.figure import Figure
-
-    image = np.asarray(image)
-    height, width = image.shape[:2]
-    extra = 0.3 if title else 0.0
-    figure = Figure(figsize=(width * scale / 100, height * scale / 100 + extra), dpi=100)
-    axes = figure.add_axes((0, 0, 1, height * scale / 100 / (height * scale / 100 + extra)))
-    if image.ndim == 2 or image.shape[-1] == 1:
-        axes.imshow(image.reshape(height, width), cmap="gray", vmin=0, vmax=255,
-                    interpolation="nearest")
-    else:
-        axes.imshow(image, interpolation="nearest")
-    axes.set_axis_off()
-    if title:
-        figure.suptitle(title, y=1.0, va="top", fontsize=10)
-    return figure
-
-
-def figure_to_array(figure):
-    """Renders a matplotlib figure with Agg and returns it as a uint8 RGB array (H, W, 3)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(figure)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def _scatter(figure, axes, points, labels, label_names):
@@ -364,15 +288,23 @@ def _scatter(figure, axes, points, labels, label_names):
         return
     labels = np.asarray(labels).reshape(-1)
     if len(labels) != len(points):
-        raise validation.invalid("labels.shape", f"one label per image ({len(points)},)", labels.shape)
+        raise validation.invalid(
+            "labels.shape", f"one label per image ({len(points)},)", labels.shape
+        )
     classes = np.unique(labels)
     if np.issubdtype(labels.dtype, np.integer) and len(classes) <= 20:
         colours = "tab10" if len(classes) <= 10 else "tab20"
         for i, label in enumerate(classes):
             chosen = labels == label
             name = label_names[label] if label_names is not None else str(label)
-            axes.scatter(points[chosen, 0], points[chosen, 1], s=4, alpha=0.6,
-                         color=_colour(colours, i), label=name)
+            axes.scatter(
+                points[chosen, 0],
+                points[chosen, 1],
+                s=4,
+                alpha=0.6,
+                color=_colour(colours, i),
+                label=name,
+            )
         axes.legend(markerscale=3, fontsize=8, loc="best")
     else:
         drawn = axes.scatter(points[:, 0], points[:, 1], s=4, alpha=0.6, c=labels, cmap="viridis")

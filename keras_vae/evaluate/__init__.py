@@ -1,0 +1,23 @@
+"""Honest likelihoods: importance-sampled log p(x), ELBO, bits/dim, active units, KL per dim.
+
+Every function takes a keras_vae model (any `LatentVariableModel`: it uses the interface
+only) and NumPy arrays of examples.
+
+    log_px = keras_vae.evaluate.log_likelihood(model, test_images, num_samples=5000)
+    keras_vae.evaluate.report(model, test_images, num_samples=1000)
+"""
+
+from keras_vae.evaluate.latents import active_units, kl_per_dim, unit_activity
+from keras_vae.evaluate.likelihood import elbo, log_likelihood
+from keras_vae.evaluate.report import bits_per_dim, classification_error, report
+
+__all__ = [
+    "log_likelihood",
+    "elbo",
+    "bits_per_dim",
+    "unit_activity",
+    "active_units",
+    "kl_per_dim",
+    "classification_error",
+    "report",
+]

@@ -1,0 +1,343 @@
+"""The one interface every model family implements, and the training step they share.
+
+Generic code (`keras_vae.evaluate`, `export`, `visualization`, `training`, the CLI) uses
+only what `LatentVariableModel` lists: a new family is a subclass in a new file of
+`keras_vae/models/` that implements the methods marked "a family implements", and every
+tool takes it unchanged.
+"""
+
+import collections
+import types
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_vae import validation
+from keras_vae.models import labels as labels_lib
+from keras_vae.models import layers, presets, steps
+
+#: One serving signature: a graph-safe function of named tensors returning a dict of
+#: tensors, its inputs {name: (shape, dtype)}, and the LiteRT file that holds it (or None).
+Endpoint = collections.namedtuple("Endpoint", "function inputs tflite")
+
+
+class LatentVariableModel(keras.Model):
+    """Base of the model families: their interface, written down once, and `fit`'s machinery.
+
+    Attributes (a family sets them in its constructor):
+        data_shape: one example's shape, e.g. (28, 28, 1).
+        latent_dim: the width of z (of the top layer of a hierarchy), which `decode` takes.
+        noise_dim: standard-normal values one posterior draw takes (for `evidence`).
+        num_classes: the classes y of a class-conditional model, or None.
+        likelihood: the likelihood part (`keras_vae.models.likelihoods`).
+        loss_names: the per-example terms `loss_terms` gives besides `loss`, logged by `fit`.
+
+    Every method takes `labels` as a keyword: one class per example (or an int for all),
+    -1 for "not known" where the model can infer it (`keras_vae.models.labels`). A model
+    without classes refuses any labels but None.
+
+    Training (`fit`) averages per-example losses over the global batch, so that N replicas
+    make the same update as one device; skips an update whose loss or gradients are not
+    finite (counted in `skipped_updates`); logs the mean of each term over the epoch, a
+    term's NaN marking examples it does not apply to. `evaluate` draws the same noise every
+    call, so the same data give the same figures.
+    """
+
+    loss_names = ()
+    num_classes = None
+
+    def __init__(self, *, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.noise = layers.Noise(seed, name="noise")
+        self.evaluation_noise = layers.Noise(seed, name="evaluation_noise")
+        self.trackers = {name: steps.TermMean(name=name) for name in ("loss", *self.loss_names)}
+        self.skipped_tracker = keras.metrics.Sum(name="skipped_updates")
+        # Untracked: compile() may run after the model is built, when Keras locks its state.
+        self._compiled = types.SimpleNamespace(metrics=[])
+
+    # ------------------------------------------------------- a family implements
+
+    def encode(self, x, *, labels=None):
+        """(z_mean, z_log_var) of q(z|x), float32 (batch, latent_dim) each: a point of high
+        posterior density and the spread around it."""
+        raise NotImplementedError
+
+    def decode(self, z, *, labels=None):
+        """The mean of p(x|z), float32 of shape (batch, *data_shape)."""
+        raise NotImplementedError
+
+    def sample(self, n, *, labels=None, seed=None):
+        """The means of p(x|z) for `n` draws z ~ p(z). The draws depend on (n, seed) only, so
+        the same seed gives the same z whatever the labels."""
+        raise NotImplementedError
+
+    def reconstruct(self, x, *, labels=None):
+        """`decode(encode(x)[0])`: the model's reconstruction of x."""
+        raise NotImplementedError
+
+    def classify(self, x):
+        """q(y|x): class probabilities (batch, num_classes) of a model with classes."""
+        raise validation.invalid(
+            "model",
+            "a model with classes (num_classes is not None) for classify",
+            validation.Described(f"a {type(self).__name__} without classes"),
+        )
+
+    def loss_terms(self, x, *, labels=None, training=False):
+        """Per-example float32 (batch,) terms: `loss` (what `fit` minimises) and `loss_names`."""
+        raise NotImplementedError
+
+    def evidence(self, x, eps, *, labels=None):
+        """For noise eps (k, batch, noise_dim): a dict of (k, batch) float32 tensors,
+        `log_weights` (log p(x, z) - log q(z|x) of each draw, whose log-mean-exp over k is
+        the importance-sampled estimate of log p(x)), `elbo` (each draw's value of the
+        model's evidence lower bound) and `kl` (each draw's KL estimate)."""
+        raise NotImplementedError
+
+    def kl_per_dim(self, x, *, labels=None):
+        """KL(q(z_d|x) || p(z_d)) per example and latent dim, or None where not defined."""
+        raise NotImplementedError
+
+    def serving_endpoints(self):
+        """{signature name: `Endpoint`}, `serving_default` among them, for `keras_vae.export`."""
+        raise NotImplementedError
+
+    def serving_examples(self, batch):
+        """{input name: array} of `batch` valid inputs for every endpoint, for parity checks."""
+        raise NotImplementedError
+
+    @property
+    def floats_per_draw(self):
+        """float32 values alive per (example, draw) in `evidence`, for sizing its chunks."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_shape(cls, input_shape, latent_dim=16, **kwargs):
+        """A model with the default networks (`keras_vae.networks.build`) for `input_shape` data."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ construction
+
+    @classmethod
+    def from_preset(cls, name, *, learning_rate=None, steps_per_epoch=None, **overrides):
+        """A compiled model from a named preset (see `keras_vae.presets`).
+
+        Args:
+            name: a key of `keras_vae.presets.PRESETS`; its model must be this class or a
+                subclass of it (`VAE.from_preset` takes every preset).
+            learning_rate: Adam's (initial) learning rate (default: the preset's).
+            steps_per_epoch: batches per epoch of your data. With it, a preset whose
+                `lr_schedule` decays runs that schedule over its `epochs`; without it the
+                learning rate stays constant.
+            **overrides: recipe settings that replace the preset's (e.g. `latent_dim=64`,
+                `beta=2.0`; see `keras_vae.models.recipes`).
+
+        Example:
+
+        >>> VAE.from_preset("keras_example", seed=0).latent_dim
+        2
+        """
+        from keras_vae.models import optimizers, recipes
+
+        recipe = {**presets.get(name), **overrides}
+        model_class = recipes.model_class(recipe.get("model"))
+        if not issubclass(model_class, cls):
+            raise validation.invalid(
+                "name",
+                f"a preset of a {cls.__name__} (or a subclass)",
+                validation.Described(f"{name!r}, a preset of a {model_class.__name__}"),
+            )
+        if steps_per_epoch is not None:
+            validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+        input_shape = recipe.pop("input_shape")
+        model = recipes.build(recipe, input_shape)
+        schedule = recipe.get("lr_schedule", "constant")
+        rate = learning_rate or recipe["learning_rate"]
+        model.compile(
+            optimizer=optimizers.for_run(rate, schedule, recipe["epochs"], steps_per_epoch)
+        )
+        return model
+
+    # ---------------------------------------------------------------- training
+
+    def compile(self, optimizer="rmsprop", metrics=None, **kwargs):
+        """`keras.Model.compile`, with the optimizer inside a `LossScaleOptimizer`.
+
+        Keras wraps it itself for `mixed_float16`. Otherwise the wrapper starts at scale 1
+        and never grows (powers of two: the updates are exactly those of the bare
+        optimizer); it is there so that a step whose loss or gradients are not finite is
+        skipped instead of writing NaN into the weights. The loss is the model's own:
+        `loss=` is refused. `metrics=` compare x with the mean of p(x|z) for the step's
+        draw of z (e.g. `metrics=["mae"]` logs the reconstruction's mean absolute error).
+        """
+        for argument in ("loss", "loss_weights", "weighted_metrics"):
+            if kwargs.get(argument) is not None:
+                raise validation.invalid(
+                    argument,
+                    "None: the model's loss is its own objective "
+                    f"(terms {['loss', *self.loss_names]})",
+                    kwargs[argument],
+                )
+        optimizer = keras.optimizers.get(optimizer)
+        if self.dtype_policy.name != "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            optimizer = keras.optimizers.LossScaleOptimizer(
+                optimizer, initial_scale=1.0, dynamic_growth_steps=2**31 - 1
+            )
+        self._compiled.metrics = [_metric(m) for m in metrics or ()]
+        super().compile(optimizer=optimizer, **kwargs)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and self._compiled.metrics:
+            config["metrics"] = [
+                keras.saving.serialize_keras_object(m) for m in self._compiled.metrics
+            ]
+        return config
+
+    def compile_from_config(self, config):
+        # What Keras does for models whose compile() is not overridden.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def train_step(self, data):
+        x, given = self._unpack(data)
+        with tf.GradientTape() as tape:
+            terms = self.loss_terms(x, labels=given, training=True)
+            # Mean over the GLOBAL batch: Keras sums gradients across replicas.
+            loss = tf.nn.compute_average_loss(terms["loss"])
+            scaled_loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        gradients = tape.gradient(scaled_loss, variables)
+        finite = steps.all_replicas_finite([scaled_loss, *(g for g in gradients if g is not None)])
+        # Every replica must see the same verdict: the optimizer then skips the step.
+        pairs = [
+            (tf.where(finite, g, tf.constant(np.nan, g.dtype)), v)
+            for g, v in zip(gradients, variables)
+            if g is not None
+        ]
+        self.optimizer.apply_gradients(pairs)
+        self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
+        logs = self._update_trackers(x, terms, finite, training=True)
+        return steps.logs({**logs, "skipped_updates": self.skipped_tracker.result()})
+
+    def test_step(self, data):
+        x, given = self._unpack(data)
+        terms = self.loss_terms(x, labels=given, training=False)
+        return steps.logs(self._update_trackers(x, terms, True, training=False))
+
+    def _unpack(self, data):
+        """(x behind its in-graph checks, labels behind theirs or None)."""
+        x, given, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
+        if self.num_classes is None:
+            return x, None
+        if given is None:  # e.g. evaluate() on data without labels: all unlabelled
+            given = tf.fill(tf.shape(x)[:1], labels_lib.UNKNOWN)
+        return x, validation.assert_valid_labels(given, self.num_classes)
+
+    def _update_trackers(self, x, terms, finite, training):
+        """Updates each tracker with its per-example values; a non-finite step counts for none."""
+        finite = tf.cast(finite, tf.float32)
+        for name, tracker in self.trackers.items():
+            values = terms[name]
+            weights = finite * tf.cast(tf.math.is_finite(values), tf.float32)
+            tracker.update_state(
+                tf.where(weights > 0, values, tf.zeros_like(values)), sample_weight=weights
+            )
+        logs = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if self._compiled.metrics:
+            means = self(x, training=training)
+            for metric in self._compiled.metrics:
+                metric.update_state(tf.cast(x, tf.float32), means)
+                logs[metric.name] = metric.result()
+        return logs
+
+    @property
+    def metrics(self):
+        return [*self.trackers.values(), *self._compiled.metrics]
+
+    def reset_metrics(self):
+        # `skipped_updates` is counted per epoch but, being training's only, not listed in
+        # `metrics` (so `metrics_names` holds what `evaluate` returns).
+        super().reset_metrics()
+        self.skipped_tracker.reset_state()
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        labels_lib.check_fit_targets(self.num_classes, x, y, training=True)
+        given = {**dict(zip(("batch_size", "epochs"), args)), **kwargs}
+        if given.get("batch_size") is not None:
+            validation.check_int("batch_size", given["batch_size"], minimum=1)
+        epochs = validation.check_int("epochs", given.get("epochs", 1), minimum=1)
+        validation.check_int(
+            "initial_epoch", given.get("initial_epoch", 0), minimum=0, maximum=epochs
+        )
+        x = self._check_data(x, "x")
+        if isinstance(x, tf.data.Dataset) and not args:  # a dataset shuffles itself; no warning
+            kwargs.setdefault("shuffle", False)
+        if validation_data is not None:
+            validation_data = self._check_data(validation_data, "validation_data")
+        with validation.InGraphChecks():
+            return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        labels_lib.check_fit_targets(self.num_classes, x, y, training=False)
+        x = self._check_data(x, "x")
+        self.evaluation_noise.reset()
+        with validation.InGraphChecks():
+            return super().evaluate(x, y, *args, **kwargs)
+
+    def draw_noise(self, shape, training):
+        """Standard-normal noise for the objective: training's, or evaluation's (which
+        `evaluate` starts again from the seed at every call)."""
+        return (self.noise if training else self.evaluation_noise)(shape)
+
+    def _check_data(self, data, name):
+        """Checks arrays and dataset specs up front; wraps a bare validation array as `(array,)`."""
+        unit = self.likelihood.requires_unit_interval
+        if isinstance(data, tf.data.Dataset):
+            validation.check_dataset(name, data, self.data_shape)
+        elif isinstance(data, tuple) and data and isinstance(data[0], np.ndarray):
+            validation.check_array(name, data[0], self.data_shape, unit)
+        elif isinstance(data, np.ndarray):
+            validation.check_array(name, data, self.data_shape, unit)
+            return data if name == "x" else (data,)
+        return data
+
+    def check_batch(self, x, name="x"):
+        """`x` as a tensor batch of the model's data, or the package's ValueError."""
+        if isinstance(x, np.ndarray):
+            validation.check_array(name, x, self.data_shape, self.likelihood.requires_unit_interval)
+        x = tf.convert_to_tensor(x)
+        validation.check_batch_shape(name, x.shape, self.data_shape)
+        validation.check_float_dtype(name, x.dtype)
+        return x
+
+    def check_latents(self, z):
+        """`z` as a float32 tensor (batch, latent_dim), or the package's ValueError."""
+        z = tf.convert_to_tensor(z, dtype=tf.float32)
+        validation.check_batch_shape("z", z.shape, (self.latent_dim,), what="latent vectors")
+        return z
+
+
+def check_model(model, argument="model"):
+    """Raises the package's ValueError unless `model` implements the interface."""
+    if not isinstance(model, LatentVariableModel):
+        raise validation.invalid(
+            argument,
+            "a keras_vae model (a keras_vae.LatentVariableModel: VAE, ConditionalVAE, ...)",
+            validation.Described(f"a {type(model).__name__}"),
+        )
+    return model
+
+
+def _metric(identifier):
+    """A metric `compile(metrics=...)` names, as a `keras.metrics.Metric`."""
+    if isinstance(identifier, keras.metrics.Metric):
+        return identifier
+    name = identifier if isinstance(identifier, str) else getattr(identifier, "__name__", "metric")
+    return keras.metrics.MeanMetricWrapper(keras.metrics.get(identifier), name=name)

@@ -1,0 +1,138 @@
+"""Recipes: a model described by flat settings, as presets and run configs hold them.
+
+A recipe names its model family (`model`, default `"VAE"`) and sets any of:
+
+    the model's own  latent_dim, num_classes, alpha, seed
+    its parts        likelihood, posterior, prior, objective (aliases), and their arguments:
+                     gaussian_scale; flow_steps, flow_units; beta, free_bits,
+                     kl_warmup_steps, kl_schedule, kl_cycle_steps, num_samples
+    its networks     encoder_filters, decoder_filters, dense_units, kernel_size,
+                     residual_blocks, hidden_units, classifier_dropout
+
+`build` turns one into a model for data of a given shape, with the default networks.
+A setting the chosen part does not take (free_bits with IWAE, flow_steps with a Gaussian
+posterior) is refused, naming both. `keras_vae.training.TrainConfig` has one field per
+setting, so that the command line reaches each of them.
+"""
+
+import inspect
+
+import keras
+
+from keras_vae import validation
+from keras_vae.models import likelihoods, networks, objectives, parts, posteriors, priors
+from keras_vae.models.base import LatentVariableModel
+
+#: Each part's kind, its base class, its default, and {recipe setting: the part's argument}.
+PARTS = {
+    "likelihood": (likelihoods.Likelihood, None, {"gaussian_scale": "scale"}),
+    "posterior": (posteriors.Posterior, "gaussian", {"flow_steps": "steps", "flow_units": "units"}),
+    "prior": (priors.Prior, "standard_normal", {}),
+    "objective": (
+        objectives.Objective,
+        "elbo",
+        {
+            "beta": "beta",
+            "free_bits": "free_bits",
+            "kl_warmup_steps": "warmup_steps",
+            "kl_schedule": "schedule",
+            "kl_cycle_steps": "cycle_steps",
+            "num_samples": "num_samples",
+        },
+    ),
+}
+#: The settings of the default networks.
+ARCHITECTURE = (
+    *networks.CONV_ARCHITECTURE,
+    *networks.MLP_ARCHITECTURE,
+    *networks.CLASSIFIER_ARCHITECTURE,
+)
+#: The model's own settings, passed to its family's `from_shape` when given.
+MODEL = ("latent_dim", "num_classes", "alpha", "seed")
+#: Every setting a recipe may hold about the model.
+SETTINGS = (
+    "model",
+    *PARTS,
+    *(s for _, _, args in PARTS.values() for s in args),
+    *ARCHITECTURE,
+    *MODEL,
+)
+
+
+def build(recipe, data_shape, *, dtype=None):
+    """A model for data of `data_shape` from `recipe` (settings not about the model are ignored).
+
+    Example:
+
+    >>> build({"latent_dim": 2, "beta": 4.0}, (28, 28, 1)).objective.beta
+    4.0
+    """
+    recipe = {k: v for k, v in recipe.items() if k in SETTINGS and v is not None}
+    family = model_class(recipe.get("model"))
+    made = {kind: make_part(kind, recipe, data_shape) for kind in PARTS}
+    architecture = {k: recipe[k] for k in ARCHITECTURE if k in recipe}
+    own = {k: recipe[k] for k in MODEL if k in recipe}
+    accepted = _arguments(family.from_shape) | _arguments(family.__init__)
+    for name in own:
+        if name not in accepted:
+            raise validation.invalid(
+                name, f"None for a {family.__name__}, which takes no {name}", own[name]
+            )
+    return family.from_shape(data_shape, architecture=architecture, dtype=dtype, **made, **own)
+
+
+def make_part(kind, recipe, data_shape):
+    """The `kind` part a recipe describes: its alias (or the default) with its settings."""
+    base, default, arguments = PARTS[kind]
+    name = recipe.get(kind) or (
+        likelihoods.default_for(data_shape) if kind == "likelihood" else default
+    )
+    choices = parts.registered(base)
+    if name not in choices:
+        return parts.get(name, base, kind)  # the package's error, listing the choices
+    given = {arg: recipe[setting] for setting, arg in arguments.items() if setting in recipe}
+    accepted = set().union(
+        *(_arguments(c.__init__) for c in choices[name].__mro__ if "__init__" in c.__dict__)
+    )
+    for setting, arg in arguments.items():
+        if setting in recipe and arg not in accepted:
+            raise validation.invalid(
+                setting, f"None with {kind}={name!r}, which takes no {arg}", recipe[setting]
+            )
+    return choices[name](**given)
+
+
+def families():
+    """{name: class} of the model families defined so far (subclasses of the interface)."""
+    found, stack = {}, [LatentVariableModel]
+    while stack:
+        cls = stack.pop()
+        if cls is not LatentVariableModel:
+            found.setdefault(cls.__name__, cls)
+        stack.extend(cls.__subclasses__())
+    return dict(sorted(found.items()))
+
+
+def model_class(name):
+    """The model family `name` names (`"VAE"`, `"ConditionalVAE"`, or a registered
+    `"package>Class"`), default `VAE`."""
+    name = name or "VAE"
+    return families().get(name) or resolve_class(name)
+
+
+def resolve_class(name):
+    """The class Keras registered as `name` (`"keras_vae>VAE"`, or `"VAE"` in this package)."""
+    registered = keras.saving.get_registered_object(
+        name if ">" in str(name) else f"keras_vae>{name}"
+    )
+    if not (isinstance(registered, type) and issubclass(registered, LatentVariableModel)):
+        raise validation.invalid(
+            "model",
+            f"a model family: one of {list(families())} or a registered 'package>Class'",
+            name,
+        )
+    return registered
+
+
+def _arguments(function):
+    return set(inspect.signature(function).parameters)
