@@ -24,7 +24,9 @@ import numpy as np  # noqa: E402
 import keras_vae  # noqa: E402
 from keras_vae import training  # noqa: E402
 
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz")
+SAMPLE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz"
+)
 
 
 def images():
@@ -58,8 +60,10 @@ def main():
         "1 replica": tf.distribute.OneDeviceStrategy(devices[0]),
         f"{len(devices)} replicas": tf.distribute.MirroredStrategy(devices),
     }
-    print(f"data: {source}, global batch {args.batch_size}, {args.epochs} timed epochs, "
-          f"{os.cpu_count()} CPU cores, devices {devices}, TF {tf.__version__}")
+    print(
+        f"data: {source}, global batch {args.batch_size}, {args.epochs} timed epochs, "
+        f"{os.cpu_count()} CPU cores, devices {devices}, TF {tf.__version__}"
+    )
     print("| replicas | precision | images/s |\n| --- | --- | ---: |")
     for name, strategy in strategies.items():
         for precision in training.PRECISIONS:

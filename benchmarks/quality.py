@@ -41,6 +41,7 @@ from keras import layers
 
 import keras_vae
 from keras_vae import evaluate, optimizers, presets
+from keras_vae.models import recipes
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 SAMPLE = os.path.join(SHARED, "mnist_sample_8k.npz")
@@ -83,7 +84,7 @@ def _adam(learning_rate):
 
 def _mnist_optimizer(steps_per_epoch, epochs):
     """The preset's own recipe (cosine decay), run over the epochs actually trained."""
-    recipe = presets.get("mnist")["train"]
+    recipe = presets.get("mnist")
     return optimizers.adam(recipe["learning_rate"], recipe["lr_schedule"], steps_per_epoch * epochs)
 
 
@@ -91,38 +92,52 @@ def _mnist_optimizer(steps_per_epoch, epochs):
 MODELS = {
     "keras_example": (lambda: keras_vae.VAE.from_preset("keras_example", seed=0), _adam(1e-3), 128),
     "tf_cvae": (
-        lambda: keras_vae.VAE(latent_dim=2, dense_units=0, encoder_filters=(32, 64),
-                              decoder_filters=(32, 64, 32), seed=0),  # fmt: skip
-        _adam(1e-4), 32,
+        lambda: keras_vae.VAE.from_shape(
+            (28, 28, 1),
+            2,
+            seed=0,
+            architecture=dict(
+                dense_units=0, encoder_filters=(32, 64), decoder_filters=(32, 64, 32)
+            ),
+        ),
+        _adam(1e-4),
+        32,
     ),
     "tfp_conv": (tfp_conv_vae, _adam(1e-3), 128),
-    "mnist": (lambda: keras_vae.VAE(**{**presets.get("mnist")["model"], **OVERRIDES, "seed": SEED[0]}),
-              _mnist_optimizer,
-              presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
-    "mnist_gaussian": (lambda: _preset_with("gaussian"), _mnist_optimizer,
-                       presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
-    "mnist_iaf": (lambda: _preset_with("iaf"), _mnist_optimizer,
-                  presets.get("mnist")["train"]["batch_size"]),  # fmt: skip
+    "mnist": (lambda: _preset_with(None), _mnist_optimizer, presets.get("mnist")["batch_size"]),
+    "mnist_gaussian": (
+        lambda: _preset_with("gaussian"),
+        _mnist_optimizer,
+        presets.get("mnist")["batch_size"],
+    ),
+    "mnist_iaf": (
+        lambda: _preset_with("iaf"),
+        _mnist_optimizer,
+        presets.get("mnist")["batch_size"],
+    ),
 }
 
 
-#: `--override`: VAE arguments that replace the preset's in the mnist* models (for tuning).
+#: `--override`: recipe settings that replace the preset's in the mnist* models (for tuning).
 OVERRIDES = {}
 #: `--seed`: of initialisation, noise and data order, for every model.
 SEED = [0]
 
 
 def _preset_with(posterior):
-    """The mnist preset with the given posterior (its flow arguments dropped for a Gaussian)."""
-    args = {**presets.get("mnist")["model"], **OVERRIDES}
-    if posterior == "gaussian":
-        args = {k: v for k, v in args.items() if k not in ("flow_steps", "flow_units")}
-    return keras_vae.VAE(**{**args, "posterior": posterior, "seed": SEED[0]})
+    """The mnist preset (with `--override`s) and the given posterior, or its own for None (the
+    flow's arguments dropped for a Gaussian)."""
+    recipe = {**presets.get("mnist"), **OVERRIDES, "seed": SEED[0]}
+    if posterior is not None:
+        recipe["posterior"] = posterior
+    if recipe.get("posterior", "gaussian") == "gaussian":
+        recipe = {k: v for k, v in recipe.items() if k not in ("flow_steps", "flow_units")}
+    return recipes.build(recipe, recipe["input_shape"])
 
 
 def own_epochs(name):
     """The epochs of a model's recipe: the preset's for ours, 20 for an anchor."""
-    return presets.get("mnist")["train"]["epochs"] if name.startswith("mnist") else ANCHOR_EPOCHS
+    return presets.get("mnist")["epochs"] if name.startswith("mnist") else ANCHOR_EPOCHS
 
 
 def _compiled(name, train, epochs):
@@ -157,8 +172,11 @@ def run(name, train, test, epochs, num_samples, save_dir=None):
     start = time.perf_counter()
     model.fit(dataset, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
-    print(f"# {name}: trained {epochs} epochs in {seconds:.0f} s ({epochs * len(train) / seconds:,.0f} "
-          "images/s); scoring", flush=True)
+    print(
+        f"# {name}: trained {epochs} epochs in {seconds:.0f} s "
+        f"({epochs * len(train) / seconds:,.0f} images/s); scoring",
+        flush=True,
+    )
     if save_dir:
         model.save(os.path.join(save_dir, f"{name}_{epochs}ep.keras"))
     scores = evaluate.report(model, test, num_samples=num_samples)
@@ -172,7 +190,10 @@ def load(test_set):
             raise SystemExit(f"needs the real digits at {path}")
     digits = np.load(SAMPLE)["images"].astype("float32")[..., None] / 255.0
     if test_set == "labelled":
-        train, test = digits, np.load(LABELLED)["images"][4000:].astype("float32")[..., None] / 255.0
+        train, test = (
+            digits,
+            np.load(LABELLED)["images"][4000:].astype("float32")[..., None] / 255.0,
+        )
     else:
         train, test = digits[:7000], digits[7000:]
     return train, (np.random.default_rng(123).uniform(size=test.shape) < test).astype("float32")
@@ -181,16 +202,29 @@ def load(test_set):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20, help="0: each model's own recipe")
-    parser.add_argument("--test", choices=("labelled", "sample"), default="labelled",
-                        help="test digits: the last 2,000 of mnist_labeled_6k, or the 8k sample's last 1,000")
-    parser.add_argument("--time-ratio", metavar="ANCHOR,MODEL",
-                        help="only time MODEL's full recipe against ANCHOR's 20 epochs")
+    parser.add_argument(
+        "--test",
+        choices=("labelled", "sample"),
+        default="labelled",
+        help="test digits: the last 2,000 of mnist_labeled_6k, or the 8k sample's last 1,000",
+    )
+    parser.add_argument(
+        "--time-ratio",
+        metavar="ANCHOR,MODEL",
+        help="only time MODEL's full recipe against ANCHOR's 20 epochs",
+    )
     parser.add_argument("--ratio-epochs", type=int, default=3, help="timed epochs per model")
-    parser.add_argument("--override", default="{}", help="JSON of VAE arguments for the mnist* models")
-    parser.add_argument("--seed", type=int, default=0, help="seed of our models and of the data order")
+    parser.add_argument(
+        "--override", default="{}", help="JSON of VAE arguments for the mnist* models"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of our models and of the data order"
+    )
     parser.add_argument("--num-samples", type=int, default=1000, help="k of the NLL estimate")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--save-dir", help="also save each trained model here (NAME_EPOCHSep.keras)")
+    parser.add_argument(
+        "--save-dir", help="also save each trained model here (NAME_EPOCHSep.keras)"
+    )
     args = parser.parse_args()
     OVERRIDES.update(json.loads(args.override))
     SEED[0] = args.seed
@@ -200,20 +234,27 @@ def main():
         pairs = np.array(time_ratio(names, train, args.ratio_epochs))
         per_epoch = pairs[:, 1] / pairs[:, 0]
         recipe = per_epoch * own_epochs(names[1]) / own_epochs(names[0])
-        print(f"{names[1]}'s {own_epochs(names[1])} epochs / {names[0]}'s {own_epochs(names[0])}: "
-              f"{np.median(recipe):.3f} (pairs {', '.join(f'{r:.3f}' for r in recipe)}); "
-              f"per epoch {np.median(per_epoch):.3f}")
+        print(
+            f"{names[1]}'s {own_epochs(names[1])} epochs / {names[0]}'s {own_epochs(names[0])}: "
+            f"{np.median(recipe):.3f} (pairs {', '.join(f'{r:.3f}' for r in recipe)}); "
+            f"per epoch {np.median(per_epoch):.3f}"
+        )
         return
-    print(f"train {len(train):,} (dynamic binarization), test {len(test):,} ({args.test}, fixed), "
-          f"NLL with k={args.num_samples}; {os.cpu_count()} CPU cores, TF {tf.__version__}")
+    print(
+        f"train {len(train):,} (dynamic binarization), test {len(test):,} ({args.test}, fixed), "
+        f"NLL with k={args.num_samples}; {os.cpu_count()} CPU cores, TF {tf.__version__}"
+    )
     print("| model | epochs | NLL (nats) | -ELBO | gap | active units | train images/s | train s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.models.split(","):
         epochs = args.epochs or own_epochs(name)
         r = run(name, train, test, epochs, args.num_samples, args.save_dir)
-        print(f"| {name} | {epochs} | {r['nll']:.2f} | {r['neg_elbo']:.2f} | "
-              f"{r['neg_elbo'] - r['nll']:.2f} | {r['active_units']} | {r['images/s']:,.0f} | "
-              f"{r['train s']:,.0f} |", flush=True)
+        print(
+            f"| {name} | {epochs} | {r['nll']:.2f} | {r['neg_elbo']:.2f} | "
+            f"{r['neg_elbo'] - r['nll']:.2f} | {r['active_units']} | {r['images/s']:,.0f} | "
+            f"{r['train s']:,.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -50,10 +50,18 @@ def main():
     parser.add_argument("--data-dir", help="tfds data directory (default: ~/tensorflow_datasets)")
     args = parser.parse_args()
 
-    train = keras_vae.data.load("mnist", "train", batch_size=20, binarize=True,
-                                data_dir=args.data_dir, download=False)  # fmt: skip
-    test = keras_vae.data.load("mnist", "test", batch_size=1000, shuffle=False,
-                               binarize="static", data_dir=args.data_dir, download=False)  # fmt: skip
+    train = keras_vae.data.load(
+        "mnist", "train", batch_size=20, binarize=True, data_dir=args.data_dir, download=False
+    )
+    test = keras_vae.data.load(
+        "mnist",
+        "test",
+        batch_size=1000,
+        shuffle=False,
+        binarize="static",
+        data_dir=args.data_dir,
+        download=False,
+    )
     keras.utils.set_random_seed(0)
     model = keras_vae.VAE(mlp_encoder(), mlp_decoder(), seed=0)  # Burda et al.'s 2-layer MLPs
     optimizer = keras.optimizers.Adam(1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-4)
@@ -65,10 +73,12 @@ def main():
         epoch += 3**stage
     images = np.concatenate([batch.numpy() for batch in test])
     result = evaluate.report(model, images, num_samples=args.num_samples)
-    print(f"{epoch} epochs in {time.perf_counter() - start:,.0f} s; test NLL "
-          f"{result['nll']:.2f} +- {result['nll_std_error']:.2f} nats (k={args.num_samples}), "
-          f"-ELBO {result['neg_elbo']:.2f}, active units {result['active_units']}/50. "
-          "Burda et al.: 86.76 nats.")
+    print(
+        f"{epoch} epochs in {time.perf_counter() - start:,.0f} s; test NLL "
+        f"{result['nll']:.2f} +- {result['nll_std_error']:.2f} nats (k={args.num_samples}), "
+        f"-ELBO {result['neg_elbo']:.2f}, active units {result['active_units']}/50. "
+        "Burda et al.: 86.76 nats."
+    )
 
 
 if __name__ == "__main__":

@@ -36,12 +36,17 @@ def main():
         with tempfile.TemporaryDirectory() as workdir:
             problems = resume_harness.kill_and_resume(workdir, k)
         _, call, path = events[k - 1]
-        print(f"kill before event {k:3d} ({call} {os.path.basename(path)}): "
-              f"{'survived' if not problems else problems}", flush=True)
+        print(
+            f"kill before event {k:3d} ({call} {os.path.basename(path)}): "
+            f"{'survived' if not problems else problems}",
+            flush=True,
+        )
         if problems:
             failures.append(k)
-    print(f"{len(points) - len(failures)} of {len(points)} killed runs survived "
-          f"({time.perf_counter() - start:.0f} s)")
+    print(
+        f"{len(points) - len(failures)} of {len(points)} killed runs survived "
+        f"({time.perf_counter() - start:.0f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -27,10 +27,10 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import keras_vae
 from keras_vae import data, networks, presets
+from keras_vae.models import recipes
 
 SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
 LABELS_PER_CLASS = 10
@@ -46,10 +46,12 @@ def load_split(draw):
     sample = np.load(os.path.join(SHARED, "mnist_sample_8k.npz"))["images"]
     images, labels = labelled["images"], labelled["labels"].astype(np.int32)
     rng = np.random.default_rng(draw)
-    keep = np.concatenate([
-        rng.choice(np.flatnonzero(labels[:4000] == c), LABELS_PER_CLASS, replace=False)
-        for c in range(CLASSES)
-    ])  # fmt: skip
+    keep = np.concatenate(
+        [
+            rng.choice(np.flatnonzero(labels[:4000] == c), LABELS_PER_CLASS, replace=False)
+            for c in range(CLASSES)
+        ]
+    )
     train_labels = np.full(4000 + len(sample), -1, np.int32)
     train_labels[keep] = labels[keep]
     train_images = np.concatenate([images[:4000], sample])
@@ -58,7 +60,9 @@ def load_split(draw):
 
 
 def binary(images, seed):
-    return (np.random.default_rng(seed).random(images.shape[:3] + (1,)) < images[..., None] / 255).astype(np.float32)
+    return (
+        np.random.default_rng(seed).random(images.shape[:3] + (1,)) < images[..., None] / 255
+    ).astype(np.float32)
 
 
 def error(probabilities, labels):
@@ -67,23 +71,34 @@ def error(probabilities, labels):
 
 def augmentation(recipe):
     """The recipe's augmentation of labelled digits (`labelled_shift`, `_rotation`, `_zoom`)."""
-    return {k: v for k, v in recipe.items() if k.startswith("labelled_") and k != "labelled_fraction"}
+    return {
+        k: v for k, v in recipe.items() if k.startswith("labelled_") and k != "labelled_fraction"
+    }
 
 
 def supervised(train_images, train_labels, test_x, test_y, draw, steps=2000, recipe_overrides=None):
     """q(y|x)'s network on the labelled digits alone (same dropout and augmentation, binarized
     anew each step)."""
-    recipe = {**presets.get("mnist_semi_supervised")["train"], **(recipe_overrides or {})}
-    model_args = presets.get("mnist_semi_supervised")["model"]
-    architecture = {k: model_args[k] for k in networks.CONV_ARGUMENTS if k in model_args}
+    recipe = {**presets.get("mnist_semi_supervised"), **(recipe_overrides or {})}
+    keys = (*networks.CONV_ARCHITECTURE, *networks.CLASSIFIER_ARCHITECTURE)
+    architecture = {k: recipe[k] for k in keys if k in recipe}
     keras.utils.set_random_seed(draw)
-    classifier = networks.default_classifier((28, 28, 1), CLASSES, architecture,
-                                             model_args.get("classifier_dropout", 0.0))  # fmt: skip
+    classifier = networks.build(
+        (28, 28, 1), recipe["latent_dim"], num_classes=CLASSES, **architecture
+    )["classifier"]
     known = train_labels >= 0
-    pairs = data.from_array(train_images[known], train_labels[known], batch_size=100,
-                            binarize=True, seed=draw, **augmentation(recipe)).repeat()  # fmt: skip
-    classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
+    pairs = data.from_array(
+        train_images[known],
+        train_labels[known],
+        batch_size=100,
+        binarize=True,
+        seed=draw,
+        **augmentation(recipe),
+    ).repeat()
+    classifier.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     start = time.perf_counter()
     classifier.fit(pairs, steps_per_epoch=steps, epochs=1, verbose=0)
     seconds = time.perf_counter() - start
@@ -95,53 +110,84 @@ def m1(train_images, train_labels, test_x, test_y, draw, epochs):
     from sklearn.linear_model import LogisticRegression
     from sklearn.neighbors import KNeighborsClassifier
 
-    model_args = presets.get("mnist_semi_supervised")["model"]
-    recipe = presets.get("mnist_semi_supervised")["train"]
-    unconditional = {k: v for k, v in model_args.items()
-                     if k not in ("num_classes", "alpha", "classifier_dropout", "beta")}  # fmt: skip
+    recipe = presets.get("mnist_semi_supervised")
+    unconditional = {
+        k: v
+        for k, v in recipe.items()
+        if k not in ("model", "num_classes", "alpha", "classifier_dropout", "beta")
+    }
     unconditional["latent_dim"] = M1_LATENT
     keras.utils.set_random_seed(draw)
     train = data.from_array(train_images, batch_size=recipe["batch_size"], binarize=True, seed=draw)
-    model = keras_vae.VAE(**unconditional, seed=draw)
-    model.compile(optimizer=keras_vae.optimizers.for_run(
-        recipe["learning_rate"], recipe["lr_schedule"], epochs, int(train.cardinality())))  # fmt: skip
+    model = recipes.build({**unconditional, "seed": draw}, (28, 28, 1))
+    model.compile(
+        optimizer=keras_vae.optimizers.for_run(
+            recipe["learning_rate"], recipe["lr_schedule"], epochs, int(train.cardinality())
+        )
+    )
     start = time.perf_counter()
     model.fit(train, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
     known = train_labels >= 0
     labelled_x = binary(train_images[known], seed=draw)
     z_train = model.encode(labelled_x)[0].numpy()
-    z_test = np.concatenate([model.encode(test_x[i:i + 500])[0].numpy() for i in range(0, len(test_x), 500)])
+    z_test = np.concatenate(
+        [model.encode(test_x[i : i + 500])[0].numpy() for i in range(0, len(test_x), 500)]
+    )
     result = {"seconds": seconds}
-    for name, classifier in (("knn", KNeighborsClassifier(n_neighbors=3)),
-                             ("logistic", LogisticRegression(max_iter=5000))):  # fmt: skip
+    for name, classifier in (
+        ("knn", KNeighborsClassifier(n_neighbors=3)),
+        ("logistic", LogisticRegression(max_iter=5000)),
+    ):
         classifier.fit(z_train, train_labels[known])
         result[f"error_{name}"] = float(np.mean(classifier.predict(z_test) != test_y))
     return result
 
 
-def preset(train_images, train_labels, test_x, test_y, draw, epochs=None, overrides=None,
-           recipe_overrides=None):  # fmt: skip
+def preset(
+    train_images,
+    train_labels,
+    test_x,
+    test_y,
+    draw,
+    epochs=None,
+    overrides=None,
+    recipe_overrides=None,
+):
     """The preset with its own recipe; returns its test error, time and trained model."""
-    recipe = {**presets.get("mnist_semi_supervised")["train"], **(recipe_overrides or {})}
+    recipe = {**presets.get("mnist_semi_supervised"), **(recipe_overrides or {})}
     epochs = epochs or recipe["epochs"]
-    train = data.from_array(train_images, train_labels, batch_size=recipe["batch_size"],
-                            binarize=True, seed=draw,
-                            labelled_fraction=recipe.get("labelled_fraction"),
-                            **augmentation(recipe))  # fmt: skip
+    train = data.from_array(
+        train_images,
+        train_labels,
+        batch_size=recipe["batch_size"],
+        binarize=True,
+        seed=draw,
+        labelled_fraction=recipe.get("labelled_fraction"),
+        **augmentation(recipe),
+    )
     keras.utils.set_random_seed(draw)
     model = keras_vae.ConditionalVAE.from_preset(
-        "mnist_semi_supervised", steps_per_epoch=int(train.cardinality()), seed=draw,
+        "mnist_semi_supervised",
+        steps_per_epoch=int(train.cardinality()),
+        seed=draw,
         **(overrides or {}),
-    )  # fmt: skip
+    )
     if epochs != recipe["epochs"]:  # the cosine decay spans the epochs actually run
-        model.compile(optimizer=keras_vae.optimizers.for_run(
-            recipe["learning_rate"], recipe["lr_schedule"], epochs, int(train.cardinality())))  # fmt: skip
+        model.compile(
+            optimizer=keras_vae.optimizers.for_run(
+                recipe["learning_rate"], recipe["lr_schedule"], epochs, int(train.cardinality())
+            )
+        )
 
     class TestError(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             err = error(_classify(model, test_x), test_y)
-            print(f"  epoch {epoch + 1}: test error {err:.4f}, {json.dumps({k: round(float(v), 3) for k, v in logs.items()})}", flush=True)
+            print(
+                f"  epoch {epoch + 1}: test error {err:.4f}, "
+                + json.dumps({k: round(float(v), 3) for k, v in logs.items()}),
+                flush=True,
+            )
 
     start = time.perf_counter()
     model.fit(train, epochs=epochs, verbose=0, callbacks=[TestError()])
@@ -150,7 +196,7 @@ def preset(train_images, train_labels, test_x, test_y, draw, epochs=None, overri
 
 
 def _classify(model, x):
-    return np.concatenate([model.classify(x[i:i + 500]).numpy() for i in range(0, len(x), 500)])
+    return np.concatenate([model.classify(x[i : i + 500]).numpy() for i in range(0, len(x), 500)])
 
 
 def judge(seed=0, epochs=30):
@@ -158,15 +204,26 @@ def judge(seed=0, epochs=30):
     up to 2 pixels); returns it and its accuracy on the 2,000 test digits."""
     labelled = np.load(os.path.join(SHARED, "mnist_labeled_6k.npz"))
     keras.utils.set_random_seed(seed)
-    classifier = networks.conv_classifier((28, 28, 1), CLASSES, filters=(32, 64), dense_units=256,
-                                          dropout=0.5)  # fmt: skip
-    classifier.compile(optimizer="adam", metrics=["accuracy"],
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # fmt: skip
-    pairs = data.from_array(labelled["images"][:4000], labelled["labels"][:4000].astype(np.int32),
-                            batch_size=64, seed=seed, labelled_shift=2)  # fmt: skip
+    classifier = networks.conv_classifier(
+        (28, 28, 1), CLASSES, filters=(32, 64), dense_units=256, dropout=0.5
+    )
+    classifier.compile(
+        optimizer="adam",
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    pairs = data.from_array(
+        labelled["images"][:4000],
+        labelled["labels"][:4000].astype(np.int32),
+        batch_size=64,
+        seed=seed,
+        labelled_shift=2,
+    )
     classifier.fit(pairs, epochs=epochs, verbose=0)
     test = labelled["images"][4000:].astype(np.float32)[..., None] / 255
-    accuracy = float(np.mean(np.argmax(classifier.predict(test, verbose=0), -1) == labelled["labels"][4000:]))
+    accuracy = float(
+        np.mean(np.argmax(classifier.predict(test, verbose=0), -1) == labelled["labels"][4000:])
+    )
     return classifier, accuracy
 
 
@@ -194,14 +251,16 @@ def main():
         split = load_split(draw)
         if "supervised" in methods:
             rows.setdefault("supervised", []).append(
-                supervised(*split, draw, recipe_overrides=json.loads(args.recipe)))
+                supervised(*split, draw, recipe_overrides=json.loads(args.recipe))
+            )
             print(f"draw {draw} supervised: {rows['supervised'][-1]}", flush=True)
         if "m1" in methods:
             rows.setdefault("m1", []).append(m1(*split, draw, args.m1_epochs))
             print(f"draw {draw} m1: {rows['m1'][-1]}", flush=True)
         if "preset" in methods:
-            result, model = preset(*split, draw, args.epochs, json.loads(args.override),
-                                   json.loads(args.recipe))  # fmt: skip
+            result, model = preset(
+                *split, draw, args.epochs, json.loads(args.override), json.loads(args.recipe)
+            )
             if judge_model is None:
                 judge_model, judge_accuracy = judge()
                 print(f"judge: test accuracy {judge_accuracy:.4f}", flush=True)
@@ -210,19 +269,27 @@ def main():
             print(f"draw {draw} preset: {result}", flush=True)
             if args.save and draw == 0:
                 model.save(args.save)
-    print(f"\n| method | test error (mean ± std) | training s (mean) | draws | other |")
+    print("\n| method | test error (mean ± std) | training s (mean) | draws | other |")
     print("| --- | --- | --- | --- | --- |")
     for method, results in rows.items():
         keys = sorted({k for r in results for k in r} - {"seconds"})
-        stats = {k: (np.mean([r[k] for r in results]), np.std([r[k] for r in results])) for k in keys}
+        stats = {
+            k: (np.mean([r[k] for r in results]), np.std([r[k] for r in results])) for k in keys
+        }
         main_key = "error" if "error" in stats else "error_knn"
-        others = ", ".join(f"{k} {m:.4f} ± {sd:.4f}" for k, (m, sd) in stats.items() if k != main_key)
+        others = ", ".join(
+            f"{k} {m:.4f} ± {sd:.4f}" for k, (m, sd) in stats.items() if k != main_key
+        )
         seconds = np.mean([r["seconds"] for r in results])
-        print(f"| {method} | {stats[main_key][0]:.2%} ± {stats[main_key][1]:.2%} | {seconds:.0f} "
-              f"| {len(results)} | {others} |")
+        print(
+            f"| {method} | {stats[main_key][0]:.2%} ± {stats[main_key][1]:.2%} | {seconds:.0f} "
+            f"| {len(results)} | {others} |"
+        )
     if judge_model is not None:
-        print(f"\njudge (conv classifier on the 4,000 labelled training digits): test accuracy "
-              f"{judge_accuracy:.4f}")
+        print(
+            f"\njudge (conv classifier on the 4,000 labelled training digits): test accuracy "
+            f"{judge_accuracy:.4f}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Serving speed of the exported decoder: Keras vs SavedModel vs TFLite (LiteRT), and file sizes.
 
-The default model (`keras_vae.VAE(seed=0)`, 28x28x1, latent 16) is trained briefly (real
+The default model (`keras_vae.VAE.from_shape((28, 28, 1), seed=0)`, latent 16) is trained
+briefly (real
 MNIST digits from ../shared/data/mnist_sample_8k.npz when present, else the built-in shapes),
 exported with `keras_vae.export`, then timed in this process. Every timed call takes a NumPy z
 and returns NumPy images (the mean of p(x|z)), so all paths do the same work end to end.
@@ -28,7 +29,9 @@ from ai_edge_litert.interpreter import Interpreter
 import keras_vae
 from keras_vae import export
 
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz")
+SAMPLE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz"
+)
 QUANTIZATIONS = {"float32": None, "float16": "float16", "dynamic_int8": "dynamic_int8"}
 TF_POOL = "TF default"  # TensorFlow's own intra/inter-op thread pools, all cores
 
@@ -40,7 +43,7 @@ def train_model(num_images, epochs):
     else:
         images, source = keras_vae.data.shapes.generate(num_images)[0], f"shapes ({num_images:,})"
     keras.utils.set_random_seed(0)
-    model = keras_vae.VAE(seed=0)
+    model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     history = model.fit(images, epochs=epochs, batch_size=128, verbose=0)
     return model, f"{source}, {epochs} epochs, final loss {history.history['loss'][-1]:.1f}"
@@ -111,7 +114,7 @@ def throughput(decode_all, z, repeats):
 
 
 def per_batch(decode, batch):
-    return lambda z: np.concatenate([decode(z[i:i + batch]) for i in range(0, len(z), batch)])
+    return lambda z: np.concatenate([decode(z[i : i + batch]) for i in range(0, len(z), batch)])
 
 
 def latency_paths(model, paths, signature):
@@ -121,17 +124,25 @@ def latency_paths(model, paths, signature):
     )
     rows = [
         ("Keras `model.decode(z)`, eager", TF_POOL, lambda z: model.decode(z).numpy()),
-        ("Keras `model.decoder` + likelihood mean in `tf.function`", TF_POOL,
-         lambda z: graph_decode(z).numpy()),
-        ("SavedModel `signatures['decode'](z=...)`", TF_POOL,
-         lambda z: signature(z=z)["images"].numpy()),
-    ]  # fmt: skip
+        (
+            "Keras `model.decoder` + likelihood mean in `tf.function`",
+            TF_POOL,
+            lambda z: graph_decode(z).numpy(),
+        ),
+        (
+            "SavedModel `signatures['decode'](z=...)`",
+            TF_POOL,
+            lambda z: signature(z=z)["images"].numpy(),
+        ),
+    ]
     for name in QUANTIZATIONS:
         decoder = paths[name]["decoder"]
-        rows.append((f"TFLite {name}, set_tensor/invoke/get_tensor", "1",
-                     tflite_decoder(decoder, 1, 1)))  # fmt: skip
-        rows.append((f"TFLite {name}, signature runner `decode(z=...)`", "1",
-                     tflite_runner(decoder, 1)))  # fmt: skip
+        rows.append(
+            (f"TFLite {name}, set_tensor/invoke/get_tensor", "1", tflite_decoder(decoder, 1, 1))
+        )
+        rows.append(
+            (f"TFLite {name}, signature runner `decode(z=...)`", "1", tflite_runner(decoder, 1))
+        )
     return rows, graph_decode
 
 
@@ -142,16 +153,27 @@ def throughput_paths(model, paths, signature, graph_decode, batch):
 
     rows = [
         ("Keras `decoder.predict(z, batch_size)` + `likelihood.mean`", TF_POOL, keras_predict),
-        ("Keras `tf.function` decode, per batch", TF_POOL,
-         per_batch(lambda z: graph_decode(z).numpy(), batch)),
-        ("SavedModel `decode` signature, per batch", TF_POOL,
-         per_batch(lambda z: signature(z=z)["images"].numpy(), batch)),
-    ]  # fmt: skip
+        (
+            "Keras `tf.function` decode, per batch",
+            TF_POOL,
+            per_batch(lambda z: graph_decode(z).numpy(), batch),
+        ),
+        (
+            "SavedModel `decode` signature, per batch",
+            TF_POOL,
+            per_batch(lambda z: signature(z=z)["images"].numpy(), batch),
+        ),
+    ]
     for name in QUANTIZATIONS:
         for threads in sorted({1, os.cpu_count() or 1}):
             decode = tflite_decoder(paths[name]["decoder"], batch, threads)
-            rows.append((f"TFLite {name}, set_tensor/invoke/get_tensor", str(threads),
-                         per_batch(decode, batch)))  # fmt: skip
+            rows.append(
+                (
+                    f"TFLite {name}, set_tensor/invoke/get_tensor",
+                    str(threads),
+                    per_batch(decode, batch),
+                )
+            )
     return rows
 
 
@@ -179,43 +201,64 @@ def report(args, load_before, trained, lat, thr, sizes, export_seconds):
     met = {True: "**met**", False: "**not met**"}
     print("# keras-vae serving benchmark\n")
     print(f"Command: `{shlex.join(['python'] + sys.argv)}`\n")
-    print(f"TF {tf.__version__}, Keras {keras.__version__}, ai-edge-litert "
-          f"{importlib.metadata.version('ai-edge-litert')}, Python {platform.python_version()}, "
-          f"os.cpu_count() = {os.cpu_count()}; 1-min load average {load_before:.2f} at start, "
-          f"{os.getloadavg()[0]:.2f} at end (includes this run).\n")
-    print(f"Model: `keras_vae.VAE(seed=0)` (28x28x1, latent 16), trained on the {trained}.\n")
-    print(f"## Decode latency, batch 1 ({args.calls:,} calls after {args.warmup} warm-up; "
-          "NumPy z in, NumPy images out)\n")
+    print(
+        f"TF {tf.__version__}, Keras {keras.__version__}, ai-edge-litert "
+        f"{importlib.metadata.version('ai-edge-litert')}, Python {platform.python_version()}, "
+        f"os.cpu_count() = {os.cpu_count()}; 1-min load average {load_before:.2f} at start, "
+        f"{os.getloadavg()[0]:.2f} at end (includes this run).\n"
+    )
+    print(
+        "Model: `keras_vae.VAE.from_shape((28, 28, 1), seed=0)` (latent 16), "
+        f"trained on the {trained}.\n"
+    )
+    print(
+        f"## Decode latency, batch 1 ({args.calls:,} calls after {args.warmup} warm-up; "
+        "NumPy z in, NumPy images out)\n"
+    )
     print("| path | threads | median ms | p90 ms |\n| --- | ---: | ---: | ---: |")
     for name, threads, median, p90 in lat:
         print(f"| {name} | {threads} | {median:.3f} | {p90:.3f} |")
-    print(f"\n## Decode throughput, batch {args.batch} ({args.images:,} latent vectors per pass, "
-          f"median of {args.repeats} passes)\n")
+    print(
+        f"\n## Decode throughput, batch {args.batch} ({args.images:,} latent vectors per pass, "
+        f"median of {args.repeats} passes)\n"
+    )
     print("| path | threads | images/s | passes | max abs diff vs Keras |")
     print("| --- | ---: | ---: | --- | ---: |")
     for name, threads, rate, runs, out in thr:
         diff = float(np.max(np.abs(out - thr[0][4])))
-        print(f"| {name} | {threads} | {rate:,.0f} | {', '.join(f'{r:,.0f}' for r in runs)} "
-              f"| {diff:.1e} |")
+        print(
+            f"| {name} | {threads} | {rate:,.0f} | {', '.join(f'{r:,.0f}' for r in runs)} "
+            f"| {diff:.1e} |"
+        )
     print("\n## Sizes (bytes)\n\n| artifact | float32 | float16 | dynamic_int8 |")
     print("| --- | ---: | ---: | ---: |")
     for name, values in sizes.items():
         print(f"| {name} | " + " | ".join(f"{v:,}" for v in values) + " |" * (4 - len(values)))
     print("\n## Targets\n")
     for name, _, median, _ in (row for row in lat if "set_tensor" in row[0]):
-        print(f"- {name.split(',')[0]} decoder, batch 1, one thread, median < 1 ms: "
-              f"{met[median < 1.0]} ({median:.3f} ms)")
+        print(
+            f"- {name.split(',')[0]} decoder, batch 1, one thread, median < 1 ms: "
+            f"{met[median < 1.0]} ({median:.3f} ms)"
+        )
     ratio = thr[2][2] / thr[0][2]
-    print(f"- SavedModel `decode` throughput >= 0.9x Keras predict: {met[ratio >= 0.9]} "
-          f"({thr[2][2]:,.0f} vs {thr[0][2]:,.0f} images/s, {ratio:.2f}x)")
+    print(
+        f"- SavedModel `decode` throughput >= 0.9x Keras predict: {met[ratio >= 0.9]} "
+        f"({thr[2][2]:,.0f} vs {thr[0][2]:,.0f} images/s, {ratio:.2f}x)"
+    )
     print("\n## Notes\n")
-    print("- Keras throughput is `model.decoder.predict(z, batch_size=...)` then "
-          "`model.likelihood.mean` (sigmoid of the logits) on the whole result: `VAE.predict` "
-          "takes images, not z, and `predict` is Keras's own batched-inference path.")
-    print(f"- threads: `{TF_POOL}` is TensorFlow's own thread pools (all {os.cpu_count()} cores); "
-          "TFLite rows use `Interpreter(num_threads=...)`, default XNNPACK delegate on.")
-    print("- Export wall time in s (each includes its built-in check against Keras): "
-          + ", ".join(f"{k} {v:.1f}" for k, v in export_seconds.items()))
+    print(
+        "- Keras throughput is `model.decoder.predict(z, batch_size=...)` then "
+        "`model.likelihood.mean` (sigmoid of the logits) on the whole result: `VAE.predict` "
+        "takes images, not z, and `predict` is Keras's own batched-inference path."
+    )
+    print(
+        f"- threads: `{TF_POOL}` is TensorFlow's own thread pools (all {os.cpu_count()} cores); "
+        "TFLite rows use `Interpreter(num_threads=...)`, default XNNPACK delegate on."
+    )
+    print(
+        "- Export wall time in s (each includes its built-in check against Keras): "
+        + ", ".join(f"{k} {v:.1f}" for k, v in export_seconds.items())
+    )
 
 
 def main():

@@ -10,7 +10,7 @@ the ratio A/B of images/s, pair by pair (A B A B ...): the machine's drift cance
 a pair. Data: real MNIST digits from ../shared/data/mnist_sample_8k.npz when present, else
 the built-in shapes.
 
-  default       keras_vae.VAE() at its defaults (28x28x1, latent 16)
+  default       keras_vae.VAE.from_shape((28, 28, 1)) at its defaults (latent 16)
   keras_arch    the Keras documentation example's architecture (conv 32/64, dense 16,
                 latent 2, deconv 64/64/32)
 
@@ -27,12 +27,16 @@ import tensorflow as tf
 
 import keras_vae
 
-SAMPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz")
+SAMPLE = os.path.join(
+    os.path.dirname(__file__), "..", "..", "shared", "data", "mnist_sample_8k.npz"
+)
 
 MODELS = {
-    "default": dict(seed=0),
-    "keras_arch": dict(latent_dim=2, dense_units=16, encoder_filters=(32, 64),
-                       decoder_filters=(64, 64, 32), seed=0),  # fmt: skip
+    "default": dict(latent_dim=16),
+    "keras_arch": dict(
+        latent_dim=2,
+        architecture=dict(dense_units=16, encoder_filters=(32, 64), decoder_filters=(64, 64, 32)),
+    ),
 }
 
 
@@ -78,23 +82,31 @@ def main():
     args = parser.parse_args()
     x, source = images()
     dataset = tf.data.Dataset.from_tensor_slices(x).batch(128).cache().prefetch(tf.data.AUTOTUNE)
-    print(f"data: {source}, {len(x)} images, batch 128, {args.pairs} A/B pairs of one epoch, "
-          f"{os.cpu_count()} CPU cores, TF {tf.__version__}, Keras {keras.__version__}")
-    print("| model | fit images/s (median) | bare loop images/s (median) | fit / bare: median (min-max) |")
+    print(
+        f"data: {source}, {len(x)} images, batch 128, {args.pairs} A/B pairs of one epoch, "
+        f"{os.cpu_count()} CPU cores, TF {tf.__version__}, Keras {keras.__version__}"
+    )
+    print(
+        "| model | fit images/s (median) | bare loop images/s (median) "
+        "| fit / bare: median (min-max) |"
+    )
     print("| --- | ---: | ---: | ---: |")
     for name, arguments in MODELS.items():
         keras.utils.set_random_seed(0)
-        model = keras_vae.VAE(**arguments)
+        model = keras_vae.VAE.from_shape((28, 28, 1), seed=0, **arguments)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        fit = lambda: model.fit(dataset, epochs=1, verbose=0)  # noqa: E731
+        fit = lambda model=model: model.fit(dataset, epochs=1, verbose=0)
         bare_epoch = bare_epoch_function(model)
-        bare = lambda: bare_epoch(dataset)  # noqa: E731
+        bare = lambda epoch=bare_epoch: epoch(dataset)
         fit(), bare()  # warm-up: trace both, fill the cache
         pairs = [(seconds(fit), seconds(bare)) for _ in range(args.pairs)]
         rates = np.array([(len(x) / a, len(x) / b) for a, b in pairs])
         ratios = rates[:, 0] / rates[:, 1]
-        print(f"| {name} | {np.median(rates[:, 0]):,.0f} | {np.median(rates[:, 1]):,.0f} | "
-              f"{np.median(ratios):.2f} ({ratios.min():.2f}-{ratios.max():.2f}) |", flush=True)
+        print(
+            f"| {name} | {np.median(rates[:, 0]):,.0f} | {np.median(rates[:, 1]):,.0f} | "
+            f"{np.median(ratios):.2f} ({ratios.min():.2f}-{ratios.max():.2f}) |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

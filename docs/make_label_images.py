@@ -1,4 +1,5 @@
-"""Renders the class-conditional figures of the README into docs/images/ from real MNIST digits.
+"""Renders the class-conditional figures of docs/pages/labels.md into docs/pages/images/ from real
+MNIST digits.
 
 Trains a `keras_vae.ConditionalVAE` with every label on the first 4,000 digits of
 ../shared/data/mnist_labeled_6k.npz, then draws `class_samples.png` (one row per class, the
@@ -33,7 +34,7 @@ def main():
     parser.add_argument("--latent-dim", type=int, default=4)
     parser.add_argument("--model", help="a trained ConditionalVAE (.keras) to draw from instead")
     parser.add_argument("--save", help="where to save the trained model (.keras), if anywhere")
-    parser.add_argument("--out", default=os.path.join(HERE, "images"))
+    parser.add_argument("--out", default=os.path.join(HERE, "pages", "images"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
@@ -44,8 +45,14 @@ def main():
     if args.model:
         model = keras.models.load_model(args.model, safe_mode=True)
     else:
-        model = _train(images[TRAIN], labels[TRAIN], images[HELD_OUT], labels[HELD_OUT],
-                       args.latent_dim, args.epochs)
+        model = _train(
+            images[TRAIN],
+            labels[TRAIN],
+            images[HELD_OUT],
+            labels[HELD_OUT],
+            args.latent_dim,
+            args.epochs,
+        )
         if args.save:
             model.save(args.save)
     test_images, test_labels = images[HELD_OUT], labels[HELD_OUT]
@@ -62,13 +69,15 @@ def main():
         image = image.repeat(2, axis=0).repeat(2, axis=1)  # twice the size, as the other figures
         path = os.path.join(args.out, f"{name}.png")
         plotting.save_png(image, path)
-        print(f"wrote {path} ({image.shape[1]}x{image.shape[0]}, {os.path.getsize(path) // 1024} KB)")
+        print(
+            f"wrote {path} ({image.shape[1]}x{image.shape[0]}, {os.path.getsize(path) // 1024} KB)"
+        )
     print(f"done in {time.time() - start:.0f} s")
 
 
 def _train(images, labels, test_images, test_labels, latent_dim, epochs):
     keras.utils.set_random_seed(0)
-    model = keras_vae.ConditionalVAE(num_classes=10, latent_dim=latent_dim, seed=0)
+    model = keras_vae.ConditionalVAE.from_shape((28, 28, 1), latent_dim, num_classes=10, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     train = keras_vae.data.from_array(images, labels, batch_size=100, seed=0)
     test = tf.data.Dataset.from_tensor_slices((test_images, test_labels)).batch(500)

@@ -1,4 +1,4 @@
-"""Renders the figures of docs/visualization.md into docs/images/ from real MNIST digits.
+"""Renders the figures of docs/pages/visualization.md into docs/pages/images/ from MNIST digits.
 
 Trains two small VAEs on the 8,000-digit sample in ../shared/data/mnist_sample_8k.npz
 (7,500 for training, 500 held out): one at the defaults (latent_dim=16, 15 epochs) for
@@ -27,7 +27,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=SAMPLE, help="npz file with uint8 digits under 'images'")
     parser.add_argument("--epochs", type=int, default=15, help="doubled for the 2-D model")
-    parser.add_argument("--out", default=os.path.join(HERE, "images"))
+    parser.add_argument("--out", default=os.path.join(HERE, "pages", "images"))
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
@@ -43,7 +43,7 @@ def main():
     )
     figures = {
         "reconstructions": plotting.reconstruction_grid(model, held_out[:32], columns=16),
-        "prior_samples": plotting.decoded_grid(model, latent.prior_latents(64, 16, seed=0)),
+        "prior_samples": plotting.sample_grid(model, 64, seed=0),
         "manifold": plotting.manifold(flat, grid=20),
         "latent_scatter": plotting.figure_to_array(_scatter(flat, held_out, ink)),
         "interpolation": plotting.interpolation_grid(
@@ -58,17 +58,19 @@ def main():
         "nearest_neighbors": plotting.neighbors_grid(model, held_out[20:25], train, k=8),
     }
     for name, image in figures.items():
-        if image.shape[0] < 300:  # small grids at twice the size, for the README
+        if image.shape[0] < 300:  # small grids at twice the size, for the docs
             image = image.repeat(2, axis=0).repeat(2, axis=1)
         path = os.path.join(args.out, f"{name}.png")
         plotting.save_png(image, path)
-        print(f"wrote {path} ({image.shape[1]}x{image.shape[0]}, {os.path.getsize(path) // 1024} KB)")
+        print(
+            f"wrote {path} ({image.shape[1]}x{image.shape[0]}, {os.path.getsize(path) // 1024} KB)"
+        )
     print(f"done in {time.time() - start:.0f} s")
 
 
 def _train(train, held_out, latent_dim, epochs):
     keras.utils.set_random_seed(0)
-    model = keras_vae.VAE(latent_dim=latent_dim, seed=0)
+    model = keras_vae.VAE.from_shape((28, 28, 1), latent_dim, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     model.fit(train, validation_data=held_out, epochs=epochs, batch_size=128, verbose=0)
     loss = model.evaluate(held_out, batch_size=500, verbose=0, return_dict=True)["loss"]

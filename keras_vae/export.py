@@ -58,10 +58,10 @@ def saved_model(model, base_dir, version=None):
     Returns:
         The path of the new version directory.
 
-    Example:
+    Examples:
 
-    >>> path = saved_model(model, "saved_models/shapes")   # saved_models/shapes/1
-    >>> tf.saved_model.load(path).signatures["decode"](z=tf.zeros([1, 16]))["images"]
+        >>> path = saved_model(model, "saved_models/shapes")   # saved_models/shapes/1
+        >>> tf.saved_model.load(path).signatures["decode"](z=tf.zeros([1, 16]))["images"]
     """
     check_model(model)
     base_dir = os.path.abspath(os.fspath(base_dir))

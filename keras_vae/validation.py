@@ -269,10 +269,10 @@ def assert_valid_batch(x, unit_interval):
 class InGraphChecks:
     """Re-raises the in-graph checks of `graph_check` as the package's ValueError.
 
-    Example:
+    Examples:
 
-    >>> with InGraphChecks():
-    ...     model.fit(dataset)
+        >>> with InGraphChecks():
+        ...     model.fit(dataset)
     """
 
     def __enter__(self):

@@ -16,8 +16,20 @@ from PIL import Image
 import keras_vae
 from keras_vae import cli, evaluate, training
 
-WITH_IMAGES = ["--epochs", "1", "--num-examples", "256", "--batch-size", "64", "--latent-dim",
-               "4", "--verbose", "0", "--export-dir", ""]  # fmt: skip
+WITH_IMAGES = [
+    "--epochs",
+    "1",
+    "--num-examples",
+    "256",
+    "--batch-size",
+    "64",
+    "--latent-dim",
+    "4",
+    "--verbose",
+    "0",
+    "--export-dir",
+    "",
+]
 TINY = [*WITH_IMAGES, "--no-images"]
 
 
@@ -46,7 +58,9 @@ def test_train_fills_the_run_directory_and_sample_draws_a_grid(tmp_path, capsys)
     assert not (run / "backup").exists()  # a finished run leaves no backup behind
 
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
-    assert isinstance(model, keras_vae.VAE) and model.beta == 0.5 and model.latent_dim == 4
+    assert (
+        isinstance(model, keras_vae.VAE) and model.objective.beta == 0.5 and model.latent_dim == 4
+    )
 
     grid = tmp_path / "grid.png"
     assert cli.main(["sample", str(run), "--n", "16", "--out", str(grid)]) == 0
@@ -59,9 +73,25 @@ def test_train_on_an_npz_file(tmp_path):
     images = (np.random.default_rng(0).uniform(size=(40, 16, 16)) * 255).astype(np.uint8)
     np.savez(tmp_path / "mine.npz", pixels=images)
     run = tmp_path / "run"
-    args = ["train", "--data", str(tmp_path / "mine.npz"), "--npz-key", "pixels", "--epochs", "1",
-            "--batch-size", "8", "--latent-dim", "2", "--verbose", "0", "--export-dir",
-            str(tmp_path / "saved"), "--out", str(run)]  # fmt: skip
+    args = [
+        "train",
+        "--data",
+        str(tmp_path / "mine.npz"),
+        "--npz-key",
+        "pixels",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--latent-dim",
+        "2",
+        "--verbose",
+        "0",
+        "--export-dir",
+        str(tmp_path / "saved"),
+        "--out",
+        str(run),
+    ]
     assert cli.main(args) == 0
     assert json.loads((run / "config.json").read_text())["data_shape"] == [16, 16, 1]
 
@@ -119,17 +149,27 @@ class _NaNFromEpoch(keras.callbacks.Callback):
 def test_diverging_run_stops_naming_epoch_and_step_and_keeps_last_good_model(tmp_path):
     run = tmp_path / "run"
     config = training.TrainConfig(
-        out=str(run), epochs=3, num_examples=512, batch_size=64, latent_dim=4, verbose=0,
-        max_skipped_updates=3, images=False,
+        out=str(run),
+        epochs=3,
+        num_examples=512,
+        batch_size=64,
+        latent_dim=4,
+        verbose=0,
+        max_skipped_updates=3,
+        images=False,
     )
-    with pytest.raises(FloatingPointError, match="3 updates in a row.*epoch 2, step 3.*epoch 1 is kept"):
+    with pytest.raises(
+        FloatingPointError, match="3 updates in a row.*epoch 2, step 3.*epoch 1 is kept"
+    ):
         training.train(config, extra_callbacks=[_NaNFromEpoch(1)])
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
 def test_interrupted_save_leaves_the_previous_model(tmp_path, monkeypatch, killed_mid_write):
-    model = keras_vae.VAE(latent_dim=2, encoder_filters=(8, 8), dense_units=8)
+    model = keras_vae.VAE.from_shape(
+        (28, 28, 1), 2, architecture=dict(encoder_filters=(8, 8), dense_units=8)
+    )
     path = tmp_path / "model.keras"
     keras_vae.files.save_model(model, path)
     before = path.read_bytes()
@@ -158,8 +198,17 @@ def test_evaluate_command_reports_likelihoods(tmp_path, capsys):
     assert cli.main(["train", *TINY, "--out", str(run)]) == 0
     capsys.readouterr()
     out = tmp_path / "eval.json"
-    args = ["evaluate", str(run), "--limit", "32", "--num-samples", "8", "--binarize",
-            "--out", str(out)]  # fmt: skip
+    args = [
+        "evaluate",
+        str(run),
+        "--limit",
+        "32",
+        "--num-samples",
+        "8",
+        "--binarize",
+        "--out",
+        str(out),
+    ]
     assert cli.main(args) == 0
     result = json.loads(out.read_text())
     assert json.loads(capsys.readouterr().out) == result
@@ -188,7 +237,9 @@ def test_console_script_and_module_entry_point(tmp_path):
     run = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "keras_vae", "train", *TINY, "--out", str(run)],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr
     assert "held-out: loss" in done.stdout
@@ -206,8 +257,9 @@ def conditional_run(tmp_path_factory):
     pixels = (rng.uniform(size=(32, 8, 8)) * 255).astype(np.uint8)
     labels = rng.integers(0, 3, size=32).astype(np.uint8)
     np.savez(root / "test.npz", images=pixels, labels=labels)
-    model = keras_vae.ConditionalVAE(num_classes=3, latent_dim=2, input_shape=(8, 8, 1),
-                                     encoder_filters=(4,), dense_units=8, seed=0)  # fmt: skip
+    model = keras_vae.ConditionalVAE.from_shape(
+        (8, 8, 1), 2, num_classes=3, architecture=dict(encoder_filters=(4,), dense_units=8), seed=0
+    )
     model.compile(optimizer="adam")
     x = (pixels[..., None] / 255).astype("float32")
     dataset = tf.data.Dataset.from_tensor_slices((x, labels.astype("int32"))).batch(32)
@@ -221,7 +273,9 @@ def conditional_run(tmp_path_factory):
 def plain_run(tmp_path_factory):
     run = tmp_path_factory.mktemp("plain") / "run"
     run.mkdir()
-    model = keras_vae.VAE(latent_dim=2, input_shape=(8, 8, 1), encoder_filters=(4,), dense_units=8)
+    model = keras_vae.VAE.from_shape(
+        (8, 8, 1), 2, architecture=dict(encoder_filters=(4,), dense_units=8)
+    )
     keras_vae.files.save_model(model, run / "model.keras")
     return run
 
@@ -243,13 +297,18 @@ def test_evaluate_a_conditional_run_reports_its_classification_error(conditional
 @pytest.mark.parametrize(
     "which, extra, match",
     [
-        ("plain", ["--labels-key", "labels"], "labels_key.*only for a keras_vae.ConditionalVAE"),
+        (
+            "plain",
+            ["--labels-key", "labels"],
+            "labels_key.*only for a model with classes.*a VAE without",
+        ),
         ("conditional", ["--labels-key", "digits"], r"in .*\['images', 'labels'\].*'digits'"),
         ("conditional", ["--labels-key", "images"], r"labels.shape.*\(32, 8, 8\)"),
     ],
 )
-def test_evaluate_labels_key_errors_in_one_line(conditional_run, plain_run, capsys, which, extra,
-                                                match):  # fmt: skip
+def test_evaluate_labels_key_errors_in_one_line(
+    conditional_run, plain_run, capsys, which, extra, match
+):
     run = plain_run if which == "plain" else conditional_run / "run"
     args = ["evaluate", str(run), "--data", str(conditional_run / "test.npz"), "--num-samples", "2"]
     assert cli.main([*args, *extra]) == 2
@@ -271,8 +330,10 @@ def test_sample_one_class_or_random_classes(conditional_run, tmp_path, capsys):
     assert np.asarray(Image.open(grid)).shape == (2 * 9 - 1, 2 * 9 - 1)
 
 
-@pytest.mark.parametrize("label, match", [("3", r"a class in \[0, 3\).*label=3"),
-                                          ("-1", r"a class in \[0, 3\).*label=-1")])  # fmt: skip
+@pytest.mark.parametrize(
+    "label, match",
+    [("3", r"a class in \[0, 3\).*label=3"), ("-1", r"a class in \[0, 3\).*label=-1")],
+)
 def test_sample_label_outside_the_classes_fails(conditional_run, tmp_path, capsys, label, match):
     out = tmp_path / "s.png"
     args = ["sample", str(conditional_run / "run"), "--label", label, "--out", str(out)]
@@ -291,7 +352,10 @@ def test_export_a_conditional_run(conditional_run, tmp_path, capsys):
     assert cli.main(["export", str(conditional_run / "run"), "--to", str(to), "--tflite"]) == 0
     assert "classifier.tflite" in capsys.readouterr().out
     assert sorted(os.listdir(to / "tflite" / "1")) == [
-        "classifier.tflite", "decoder.tflite", "encoder.tflite"]  # fmt: skip
+        "classifier.tflite",
+        "decoder.tflite",
+        "encoder.tflite",
+    ]
     signatures = tf.saved_model.load(str(to / "1")).signatures
     assert "classify" in signatures
     assert "labels" in signatures["decode"].structured_input_signature[1]
@@ -301,9 +365,22 @@ def test_the_lazy_command_loads_a_conditional_run(conditional_run, tmp_path):
     # `python -m keras_vae` imports lazily: its loader must register ConditionalVAE itself.
     out = tmp_path / "threes.png"
     done = subprocess.run(
-        [sys.executable, "-m", "keras_vae", "sample", str(conditional_run / "run"), "--label", "2",
-         "--n", "4", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "keras_vae",
+            "sample",
+            str(conditional_run / "run"),
+            "--label",
+            "2",
+            "--n",
+            "4",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert out.is_file() and "class 2" in done.stdout

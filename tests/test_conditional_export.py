@@ -16,8 +16,9 @@ def tiny_conditional(input_shape=(8, 8, 1), seed=0):
         sizes = dict(encoder_filters=(4,), dense_units=8)
     else:
         sizes = dict(hidden_units=(8,))
-    model = keras_vae.ConditionalVAE(num_classes=3, latent_dim=2, input_shape=input_shape,
-                                     seed=seed, **sizes)  # fmt: skip
+    model = keras_vae.ConditionalVAE.from_shape(
+        input_shape, 2, num_classes=3, architecture=sizes, seed=seed
+    )
     model.compile(optimizer="adam")
     rng = np.random.default_rng(seed)
     x = rng.uniform(size=(32, *input_shape)).astype("float32")
@@ -45,14 +46,20 @@ def probe(model, batch, seed=1):
 
 def test_signatures_take_labels_and_classify_gives_probabilities(exported):
     signatures = tf.saved_model.load(exported).signatures
-    assert set(signatures) == {*export.CONDITIONAL_SIGNATURES, "serving_default"}
+    names = {"encode", "decode", "sample", "reconstruct", "classify", "serving_default"}
+    assert set(signatures) == names
     inputs = {k: f.structured_input_signature[1] for k, f in signatures.items()}
-    for name, data in [("encode", "images"), ("decode", "z"), ("sample", "eps"),
-                       ("reconstruct", "images"), ("serving_default", "images")]:  # fmt: skip
+    for name, data in [
+        ("encode", "images"),
+        ("decode", "z"),
+        ("sample", "eps"),
+        ("reconstruct", "images"),
+    ]:
         assert sorted(inputs[name]) == sorted([data, "labels"]), name
         assert inputs[name]["labels"].dtype == tf.int32
         assert inputs[name]["labels"].shape.as_list() == [None]
-    assert list(inputs["classify"]) == ["images"]
+    # A client reconstructs without knowing the class: the classifier's guess stands in.
+    assert list(inputs["classify"]) == list(inputs["serving_default"]) == ["images"]
     assert signatures["classify"].structured_outputs["probabilities"].shape.as_list() == [None, 3]
     sample_ops = {op.type for op in signatures["sample"].graph.get_operations()}
     assert not any("Random" in op for op in sample_ops)
@@ -65,9 +72,14 @@ def test_saved_model_gives_the_keras_numbers_for_any_labels(model, exported):
         got = signatures["encode"](images=x, labels=labels)
         np.testing.assert_allclose(got["z_mean"], model.encode(x, labels=labels)[0], atol=1e-5)
         got = signatures["sample"](eps=z, labels=labels)["images"]
-        np.testing.assert_allclose(got, model.decode(z, labels), atol=1e-5)
-        got = signatures["serving_default"](images=x, labels=labels)["images"]
+        np.testing.assert_allclose(got, model.decode(z, labels=labels), atol=1e-5)
+        got = signatures["reconstruct"](images=x, labels=labels)["images"]
         np.testing.assert_allclose(got, model.reconstruct(x, labels=labels), atol=1e-5)
+        got = signatures["serving_default"](images=x)["images"]
+        np.testing.assert_allclose(got, model.reconstruct(x), atol=1e-5)
+        unknown = np.full(batch, -1, "int32")  # -1: the classifier's guess, as in Python
+        got = signatures["encode"](images=x, labels=unknown)["z_mean"]
+        np.testing.assert_allclose(got, model.encode(x)[0], atol=1e-5)
         probabilities = signatures["classify"](images=x)["probabilities"].numpy()
         np.testing.assert_allclose(probabilities, model.classify(x), atol=1e-5)
         np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-5)
@@ -95,11 +107,11 @@ def test_tflite_files_take_labels_in_litert(model, tmp_path, quantization):
     runners = {
         name: Interpreter(model_path=paths[part]).get_signature_runner(name)
         for part, name in [("encoder", "encode"), ("decoder", "decode"), ("classifier", "classify")]
-    }  # fmt: skip
+    }
     for batch in (1, 4):
         x, z, labels = probe(model, batch)
         got = runners["decode"](z=z, labels=labels)["images"]
-        assert np.max(np.abs(got - model.decode(z, labels).numpy())) <= tolerance
+        assert np.max(np.abs(got - model.decode(z, labels=labels).numpy())) <= tolerance
         got = runners["encode"](images=x, labels=labels)["z_mean"]
         assert np.max(np.abs(got - model.encode(x, labels=labels)[0].numpy())) <= tolerance
         got = runners["classify"](images=x)["probabilities"]
@@ -113,15 +125,31 @@ def test_publish_writes_the_classifier_too(model, tmp_path):
     assert all(os.path.isfile(p) for p in paths.values())
 
 
-def test_a_wrong_classify_is_never_published(model, tmp_path, monkeypatch):
-    real = export._keras_outputs
+def test_labels_outside_the_rule_are_refused_by_the_saved_model(model, exported):
+    signatures = tf.saved_model.load(exported).signatures
+    x, z, _ = probe(model, 2)
+    for name, inputs, bad in [
+        ("decode", {"z": z}, [0, 3]),
+        ("sample", {"eps": z}, [-1, 1]),  # a class is needed to decode
+        ("encode", {"images": x}, [12, 0]),
+        ("reconstruct", {"images": x}, [-2, 0]),
+    ]:
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=r"keras_vae input check: labels\|class labels in \[",
+        ):
+            signatures[name](**inputs, labels=np.array(bad, "int32"))
 
-    def wrong_classify(*args):
-        outputs = real(*args)
-        outputs["classify"]["probabilities"] = 1.0 - outputs["classify"]["probabilities"]
-        return outputs
 
-    monkeypatch.setattr(export, "_keras_outputs", wrong_classify)
-    with pytest.raises(AssertionError, match="'classify' output 'probabilities' differs"):
-        export.saved_model(model, tmp_path / "cvae")
-    assert os.listdir(tmp_path / "cvae") == []
+def test_litert_turns_labels_outside_the_rule_into_nan(model, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    paths = export.tflite(model, tmp_path)
+    decode = Interpreter(model_path=paths["decoder"]).get_signature_runner("decode")
+    encode = Interpreter(model_path=paths["encoder"]).get_signature_runner("encode")
+    x, z, _ = probe(model, 3)
+    decoded = decode(z=z, labels=np.array([0, 3, -1], "int32"))["images"]
+    assert np.isfinite(decoded[0]).all() and np.isnan(decoded[1:]).all()
+    z_mean = encode(images=x, labels=np.array([-1, 7, 2], "int32"))["z_mean"]
+    assert np.isfinite(z_mean[[0, 2]]).all() and np.isnan(z_mean[1]).all()
+    np.testing.assert_allclose(z_mean[0], model.encode(x[:1])[0][0], atol=1e-5)

@@ -233,7 +233,9 @@ def test_mixed_directory_gives_three_channels(tmp_path):
     Image.fromarray(rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)).save(tmp_path / "d.gif")
     out = concat(data.from_directory(tmp_path, shuffle=False))
     assert out.shape == (4, 6, 5, 3)
-    np.testing.assert_allclose(out[0], np.repeat(grey_images(2)[0, ..., None] / 255, 3, -1), atol=1e-6)
+    np.testing.assert_allclose(
+        out[0], np.repeat(grey_images(2)[0, ..., None] / 255, 3, -1), atol=1e-6
+    )
     forced = concat(data.from_directory(tmp_path, channels=1, shuffle=False))
     assert forced.shape == (4, 6, 5, 1) and 0 <= forced.min() and forced.max() <= 1
 
@@ -366,7 +368,9 @@ def test_the_probe_answers_false_fast_when_the_host_is_unreachable(monkeypatch):
     assert _PROBE(timeout=0.2) is False
     assert time.perf_counter() - start < 2
     released.set()
-    monkeypatch.setattr(sources.socket, "create_connection", lambda address, timeout: open(__file__))
+    monkeypatch.setattr(
+        sources.socket, "create_connection", lambda address, timeout: open(__file__)
+    )
     assert _PROBE() is True
 
 

@@ -20,8 +20,23 @@ from keras_vae.training import distribute
 HERE = os.path.dirname(__file__)
 DRIVER = os.path.join(HERE, "helpers", "train_and_dump.py")
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
-TINY = ["--epochs", "1", "--num-examples", "256", "--batch-size", "64", "--latent-dim", "4",
-        "--learning-rate", "0.003", "--verbose", "0", "--export-dir", "", "--no-images"]  # fmt: skip
+TINY = [
+    "--epochs",
+    "1",
+    "--num-examples",
+    "256",
+    "--batch-size",
+    "64",
+    "--latent-dim",
+    "4",
+    "--learning-rate",
+    "0.003",
+    "--verbose",
+    "0",
+    "--export-dir",
+    "",
+    "--no-images",
+]
 
 
 def test_strategy_names(monkeypatch):
@@ -42,8 +57,13 @@ def test_strategy_names(monkeypatch):
         (None, True),
         ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 0}}, True),
         ({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}, False),
-        ({"cluster": {"chief": ["a:1"], "worker": ["b:2"]},
-          "task": {"type": "worker", "index": 0}}, False),  # fmt: skip
+        (
+            {
+                "cluster": {"chief": ["a:1"], "worker": ["b:2"]},
+                "task": {"type": "worker", "index": 0},
+            },
+            False,
+        ),
     ],
 )
 def test_only_one_chief(monkeypatch, tf_config, chief):
@@ -60,7 +80,7 @@ def test_metrics_are_aggregated_over_replicas(shapes_images, mirrored):
             model = training.build_model(
                 training.TrainConfig(out="unused", latent_dim=4), (28, 28, 1)
             )
-            model.sampling.call = lambda inputs: inputs[0]
+            model.evaluation_noise.call = lambda shape: tf.zeros(shape)
         dataset = tf.data.Dataset.from_tensor_slices(images).batch(64)
         results.append(model.evaluate(dataset, verbose=0, return_dict=True))
     for name in ("loss", "reconstruction_loss", "kl_loss"):
@@ -72,8 +92,14 @@ def test_mixed_bfloat16_trains_like_float32(tmp_path):
     losses = {}
     for precision in ("float32", "mixed_bfloat16"):
         config = training.TrainConfig(
-            out=str(tmp_path / precision), epochs=2, num_examples=1024, batch_size=64,
-            latent_dim=8, precision=precision, verbose=0, images=False,
+            out=str(tmp_path / precision),
+            epochs=2,
+            num_examples=1024,
+            batch_size=64,
+            latent_dim=8,
+            precision=precision,
+            verbose=0,
+            images=False,
         )
         result = training.train(config)
         assert result["history"]["skipped_updates"] == [0.0, 0.0]  # no NaN/inf step
@@ -105,9 +131,22 @@ def test_two_workers_match_one_process_with_two_replicas(tmp_path):
     ports = _free_ports(2)
     workers = [
         subprocess.Popen(
-            [sys.executable, DRIVER, str(tmp_path / f"w{i}.npz"), "1", "multi_worker",
-             "--", "train", *TINY, "--out", out],  # fmt: skip
-            env=_worker_env(ports, i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                DRIVER,
+                str(tmp_path / f"w{i}.npz"),
+                "1",
+                "multi_worker",
+                "--",
+                "train",
+                *TINY,
+                "--out",
+                out,
+            ],
+            env=_worker_env(ports, i),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for i in range(2)
     ]
@@ -116,9 +155,22 @@ def test_two_workers_match_one_process_with_two_replicas(tmp_path):
         assert worker.returncode == 0, stderr[-3000:]
         assert "replicas 2" in stdout
     reference = subprocess.run(
-        [sys.executable, DRIVER, str(tmp_path / "ref.npz"), "2", "mirrored_cpus",
-         "--", "train", *TINY, "--out", str(tmp_path / "ref")],  # fmt: skip
-        env=ENV, capture_output=True, text=True, timeout=400,
+        [
+            sys.executable,
+            DRIVER,
+            str(tmp_path / "ref.npz"),
+            "2",
+            "mirrored_cpus",
+            "--",
+            "train",
+            *TINY,
+            "--out",
+            str(tmp_path / "ref"),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert reference.returncode == 0, reference.stderr[-3000:]
     w0, w1, ref = (np.load(tmp_path / f"{n}.npz") for n in ("w0", "w1", "ref"))
@@ -126,7 +178,13 @@ def test_two_workers_match_one_process_with_two_replicas(tmp_path):
         np.testing.assert_array_equal(w0[key], w1[key])
         np.testing.assert_allclose(w0[key], ref[key], atol=1e-5)
     # Only the chief wrote the run directory.
-    assert sorted(os.listdir(out)) == ["config.json", "history.csv", "logs", "metrics.json", "model.keras"]
+    assert sorted(os.listdir(out)) == [
+        "config.json",
+        "history.csv",
+        "logs",
+        "metrics.json",
+        "model.keras",
+    ]
 
 
 @pytest.mark.slow
@@ -134,9 +192,20 @@ def test_a_missing_peer_fails_clearly_in_bounded_time(tmp_path):
     port = _free_ports(2)
     start = time.monotonic()
     done = subprocess.run(
-        [sys.executable, "-m", "keras_vae", "train", "--strategy", "multi_worker", *TINY,
-         "--out", str(tmp_path / "run")],  # fmt: skip
-        env=_worker_env(port, 0, KERAS_VAE_PEER_TIMEOUT="8"), capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "keras_vae",
+            "train",
+            "--strategy",
+            "multi_worker",
+            *TINY,
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        env=_worker_env(port, 0, KERAS_VAE_PEER_TIMEOUT="8"),
+        capture_output=True,
+        text=True,
         timeout=240,
     )
     assert done.returncode != 0
@@ -153,9 +222,27 @@ def _rows(path):
 @pytest.mark.slow
 def test_killed_run_resumes_where_it_stopped(tmp_path):
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "keras_vae", "train", "--epochs", "4", "--num-examples",
-               "4096", "--batch-size", "64", "--latent-dim", "4", "--verbose", "2",
-               "--export-dir", "", "--no-images", "--out", str(run)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "keras_vae",
+        "train",
+        "--epochs",
+        "4",
+        "--num-examples",
+        "4096",
+        "--batch-size",
+        "64",
+        "--latent-dim",
+        "4",
+        "--verbose",
+        "2",
+        "--export-dir",
+        "",
+        "--no-images",
+        "--out",
+        str(run),
+    ]
     first = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 300
     while not (run / "history.csv").exists() or len(_rows(run / "history.csv")) < 2:
@@ -201,8 +288,6 @@ def test_backups_are_committed_by_one_rename_and_restore(tmp_path, monkeypatch, 
     for a, b in zip(model.weights, fresh.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     assert callbacks.RunBackup(str(tmp_path / "none")).restore(fresh) == 0
-
-
 
 
 def test_one_mirrored_strategy_per_process():

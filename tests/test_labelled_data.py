@@ -75,7 +75,7 @@ def test_labelled_images_are_shifted_and_unlabelled_ones_are_not():
 @pytest.mark.parametrize("fully_labelled", [False, True])
 def test_labelled_images_are_turned_and_scaled_anew_each_time_and_unlabelled_ones_are_not(
     fully_labelled,
-):  # fmt: skip
+):
     images = np.zeros((40, 15, 15), np.uint8)
     images[:, 3:12, 7] = 255  # an upright bar
     labels = np.full(40, 1) if fully_labelled else np.r_[np.full(8, 1), np.full(32, -1)]
@@ -138,7 +138,9 @@ def test_tfds_and_shapes_labels(monkeypatch):
     with tfds.testing.mock_data(num_examples=12):
         x, y = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False)))
     assert x.shape == (12, 28, 28, 1) and y.dtype == tf.int32 and 0 <= y.numpy().min()
-    x, y = next(iter(data.load("shapes", batch_size=50, with_labels=True, num_examples=50, shuffle=False)))
+    x, y = next(
+        iter(data.load("shapes", batch_size=50, with_labels=True, num_examples=50, shuffle=False))
+    )
     assert set(y.numpy()) == set(range(len(data.shapes.SHAPE_NAMES)))
 
 
@@ -152,10 +154,20 @@ def test_named_datasets_augment_their_labelled_training_images(monkeypatch):
     monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=12):
         raw, _ = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False)))
-        turned, labels = next(iter(data.load("mnist", batch_size=12, with_labels=True,
-                                             labelled_rotation=30, labelled_shift=2)))  # fmt: skip
-        held_out, _ = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False,
-                                          labelled_rotation=30)))  # fmt: skip
+        turned, labels = next(
+            iter(
+                data.load(
+                    "mnist", batch_size=12, with_labels=True, labelled_rotation=30, labelled_shift=2
+                )
+            )
+        )
+        held_out, _ = next(
+            iter(
+                data.load(
+                    "mnist", batch_size=12, with_labels=True, shuffle=False, labelled_rotation=30
+                )
+            )
+        )
     assert turned.shape == raw.shape and labels.shape == (12,)
     assert _unseen(turned.numpy(), raw.numpy()) > 0.5
     np.testing.assert_array_equal(held_out, raw)  # held-out data (no shuffling): as they are
@@ -168,20 +180,51 @@ def test_named_datasets_augment_their_labelled_training_images(monkeypatch):
 
 
 def test_train_on_a_named_dataset_with_labels_augments_as_configured(tmp_path, capsys):
-    from keras_vae.training import config as config_module, run as run_module
+    from keras_vae.training import config as config_module
+    from keras_vae.training import run as run_module
 
     settings = dict(dataset="shapes", with_labels=True, num_examples=40, batch_size=40)
     config = config_module.config_for(tmp_path / "a", labelled_zoom=0.3, **settings)
     train, _, _, num_classes = run_module._datasets(config)
-    raw, _ = next(iter(data.load("shapes", shuffle=False, **{k: v for k, v in settings.items()
-                                                               if k != "dataset"})))  # fmt: skip
+    raw, _ = next(
+        iter(
+            data.load(
+                "shapes", shuffle=False, **{k: v for k, v in settings.items() if k != "dataset"}
+            )
+        )
+    )
     assert num_classes == len(data.shapes.SHAPE_NAMES)
     assert _unseen(next(iter(train))[0].numpy(), raw.numpy()) > 0.5
     run = tmp_path / "run"
-    args = ["train", "--dataset", "shapes", "--with-labels", "--num-examples", "64", "--epochs",
-            "1", "--batch-size", "16", "--latent-dim", "2", "--encoder-filters", "4",
-            "--dense-units", "8", "--labelled-rotation", "20", "--labelled-zoom", "0.1",
-            "--verbose", "0", "--export-dir", "", "--no-images", "--out", str(run)]  # fmt: skip
+    args = [
+        "train",
+        "--dataset",
+        "shapes",
+        "--with-labels",
+        "--num-examples",
+        "64",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--latent-dim",
+        "2",
+        "--encoder-filters",
+        "4",
+        "--dense-units",
+        "8",
+        "--labelled-rotation",
+        "20",
+        "--labelled-zoom",
+        "0.1",
+        "--verbose",
+        "0",
+        "--export-dir",
+        "",
+        "--no-images",
+        "--out",
+        str(run),
+    ]
     assert cli.main(args) == 0
     config = json.loads((run / "config.json").read_text())
     assert (config["labelled_rotation"], config["labelled_zoom"]) == (20.0, 0.1)
@@ -192,10 +235,34 @@ def test_train_with_labels_key_trains_a_conditional_vae(tmp_path, capsys):
     images = np.kron(images, np.ones((1, 2, 2), np.uint8))  # 16x16
     np.savez(tmp_path / "d.npz", images=images, labels=labels)
     run = tmp_path / "run"
-    args = ["train", "--data", str(tmp_path / "d.npz"), "--labels-key", "labels", "--epochs", "1",
-            "--batch-size", "16", "--latent-dim", "2", "--encoder-filters", "4", "--dense-units",
-            "8", "--alpha", "2", "--labelled-shift", "1", "--verbose", "0", "--export-dir", "",
-            "--no-images", "--out", str(run)]  # fmt: skip
+    args = [
+        "train",
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--labels-key",
+        "labels",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--latent-dim",
+        "2",
+        "--encoder-filters",
+        "4",
+        "--dense-units",
+        "8",
+        "--alpha",
+        "2",
+        "--labelled-shift",
+        "1",
+        "--verbose",
+        "0",
+        "--export-dir",
+        "",
+        "--no-images",
+        "--out",
+        str(run),
+    ]
     assert cli.main(args) == 0
     config = json.loads((run / "config.json").read_text())
     assert config["labels_key"] == "labels" and config["data_classes"] == 5
@@ -204,16 +271,24 @@ def test_train_with_labels_key_trains_a_conditional_vae(tmp_path, capsys):
     import keras
 
     model = keras.models.load_model(run / "model.keras", safe_mode=True)
-    assert type(model).__name__ == "ConditionalVAE" and model.num_classes == 5 and model.alpha == 2.0
+    assert (
+        type(model).__name__ == "ConditionalVAE" and model.num_classes == 5 and model.alpha == 2.0
+    )
 
 
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--labels-key", "nope"], r"argument labels_key.*Received: labels_key='nope'"),
-        (["--preset", "mnist_semi_supervised"], r"argument labels_key.*preset 'mnist_semi_supervised' trains a ConditionalVAE"),
+        (
+            ["--preset", "mnist_semi_supervised"],
+            r"argument labels_key.*preset 'mnist_semi_supervised' trains a ConditionalVAE",
+        ),
         (["--alpha", "2"], r"argument labels_key.*for alpha"),
-        (["--labels-key", "labels", "--num-classes", "3"], r"num_classes.*at least 5.*num_classes=3"),
+        (
+            ["--labels-key", "labels", "--num-classes", "3"],
+            r"num_classes.*at least 5.*num_classes=3",
+        ),
     ],
 )
 def test_train_refuses_bad_label_settings_before_writing(tmp_path, capsys, extra, message):
@@ -229,14 +304,42 @@ def test_the_semi_supervised_preset_trains_from_the_command_line(tmp_path, capsy
     images, labels = digits(96, labelled=20)
     labels[:20] = np.arange(20) % 10
     labels[-9:] = np.arange(9)  # the held-out tenth has labels too
-    np.savez(tmp_path / "d.npz", images=np.kron(images, np.ones((1, 4, 4), np.uint8))[:, 2:30, 2:30],
-             labels=labels)  # fmt: skip
+    np.savez(
+        tmp_path / "d.npz",
+        images=np.kron(images, np.ones((1, 4, 4), np.uint8))[:, 2:30, 2:30],
+        labels=labels,
+    )
     run = tmp_path / "run"
-    args = ["train", "--preset", "mnist_semi_supervised", "--data", str(tmp_path / "d.npz"),
-            "--labels-key", "labels", "--epochs", "1", "--verbose", "0", "--export-dir", "",
-            "--no-images", "--out", str(run)]  # fmt: skip
+    args = [
+        "train",
+        "--preset",
+        "mnist_semi_supervised",
+        "--data",
+        str(tmp_path / "d.npz"),
+        "--labels-key",
+        "labels",
+        "--epochs",
+        "1",
+        "--verbose",
+        "0",
+        "--export-dir",
+        "",
+        "--no-images",
+        "--out",
+        str(run),
+    ]
     assert cli.main(args) == 0
     config = json.loads((run / "config.json").read_text())
     assert (config["num_classes"], config["alpha"], config["labelled_shift"]) == (10, 20.0, 2)
     assert (config["labelled_rotation"], config["labelled_zoom"]) == (15.0, 0.1)
     assert "classifier accuracy" in capsys.readouterr().out
+
+
+def test_from_array_checks_the_range_of_labels_it_is_told():
+    x = np.zeros((6, 4), np.float32)
+    labels = np.array([0, 1, 10, -1, 2, 3])
+    data.from_array(x, labels)  # without num_classes: only >= -1
+    with pytest.raises(
+        ValueError, match=r"argument labels\. Expected class labels in \[-1, 10\).*e\.g\. 10"
+    ):
+        data.from_array(x, labels, num_classes=10)

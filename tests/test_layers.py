@@ -1,10 +1,11 @@
-"""Sampling and the log-variance clamp."""
+"""The seeded noise, the reparameterised draw and the log-variance clamp."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from keras_vae import ClampLogVariance, Sampling
+from keras_vae.models.layers import Noise
 
 
 def test_sampling_has_the_posterior_moments():
@@ -35,6 +36,15 @@ def test_replicas_draw_different_noise(mirrored):
     per_replica = strategy.experimental_local_results(draw())
     assert len(per_replica) == 2
     assert not np.allclose(per_replica[0].numpy(), per_replica[1].numpy())
+
+
+def test_noise_starts_again_from_its_seed_on_reset():
+    noise, shape = Noise(seed=5), tf.constant([3, 2])
+    first, second = noise(shape).numpy(), noise(shape).numpy()
+    assert not np.allclose(first, second)
+    noise.reset()
+    np.testing.assert_array_equal(noise(shape).numpy(), first)
+    np.testing.assert_array_equal(Noise(seed=5)(shape).numpy(), first)
 
 
 def test_clamp_log_variance():

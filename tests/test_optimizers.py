@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_vae
 from keras_vae import optimizers, presets, training
 
 
 def _rate(optimizer, step):
     """The learning rate at `step` (through VAE.compile's LossScaleOptimizer wrapper)."""
     optimizer = getattr(optimizer, "inner_optimizer", optimizer)
-    rate = optimizer.learning_rate
-    if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-        rate = optimizer._learning_rate(step)
+    rate = keras.saving.deserialize_keras_object(optimizer.get_config()["learning_rate"])
+    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
+        rate = rate(step)
     return float(keras.ops.convert_to_numpy(rate))
 
 
@@ -49,18 +50,24 @@ def test_bad_arguments_are_named(kwargs, match):
 
 
 def test_preset_schedule_runs_over_its_epochs_when_steps_are_given():
-    epochs = presets.get("mnist")["train"]["epochs"]
-    model = presets.build("mnist", steps_per_epoch=10)
+    epochs = presets.get("mnist")["epochs"]
+    model = keras_vae.VAE.from_preset("mnist", steps_per_epoch=10)
     assert _rate(model.optimizer, 0) > 0
     assert _rate(model.optimizer, 10 * epochs) == pytest.approx(0.0, abs=1e-9)
-    constant = presets.build("mnist")  # no data size known: constant rate
+    constant = keras_vae.VAE.from_preset("mnist")  # no data size known: constant rate
     assert _rate(constant.optimizer, 10 * epochs) == _rate(constant.optimizer, 0)
 
 
 def test_training_decays_over_the_whole_run(tmp_path):
     config = training.TrainConfig(
-        out=str(tmp_path / "run"), num_examples=256, batch_size=64, epochs=2, latent_dim=2,
-        lr_schedule="cosine", images=False, verbose=0,
+        out=str(tmp_path / "run"),
+        num_examples=256,
+        batch_size=64,
+        epochs=2,
+        latent_dim=2,
+        lr_schedule="cosine",
+        images=False,
+        verbose=0,
     )
     result = training.train(config)
     optimizer = result["model"].optimizer
@@ -82,13 +89,15 @@ def test_training_decays_over_the_whole_run(tmp_path):
 )
 def test_a_decay_needs_a_dataset_of_known_size(dataset, size):
     assert training.run._steps_per_epoch(tf.data.Dataset.range(8).batch(3)) == 3
-    with pytest.raises(ValueError, match=f"lr_schedule. Expected 'constant'.*Received: a dataset of {size} size"):
+    with pytest.raises(
+        ValueError, match=f"lr_schedule. Expected 'constant'.*Received: a dataset of {size} size"
+    ):
         training.run._steps_per_epoch(dataset)
 
 
 def test_preset_steps_per_epoch_is_checked():
     with pytest.raises(ValueError, match="steps_per_epoch=0"):
-        presets.build("mnist", steps_per_epoch=0)
+        keras_vae.VAE.from_preset("mnist", steps_per_epoch=0)
 
 
 def test_unknown_schedule_in_the_config_is_named():

@@ -7,9 +7,7 @@ import os
 import re
 import subprocess
 import sys
-import warnings
 
-import numpy as np
 import pytest
 
 import keras_vae
@@ -22,45 +20,122 @@ def test_init_docstring_all_and_imports_agree():
     documented = re.findall(r"^    keras_vae\.(\w+)", keras_vae.__doc__, flags=re.MULTILINE)
     assert documented == keras_vae.__all__
     assert all(hasattr(keras_vae, name) for name in keras_vae.__all__)
-    assert list(keras_vae._PUBLIC) == keras_vae.__all__  # the one table the names load from
     source = open(keras_vae.__file__, encoding="utf-8").read()
     assert len(source.splitlines()) <= 70  # one screen
-    public_imports = [node for node in ast.parse(source).body if isinstance(node, ast.ImportFrom)
-                      and any(not a.name.startswith("_") for a in node.names)]  # fmt: skip
-    assert public_imports == []  # public names come from the table only
+    imported = {
+        a.asname or a.name
+        for n in ast.parse(source).body
+        if isinstance(n, ast.ImportFrom)
+        for a in n.names
+    }
+    assert imported == set(keras_vae.__all__)  # every public name imported, nothing more
 
 
 def test_importing_does_not_touch_the_environment():
-    code = "import os, json; before = dict(os.environ); import keras_vae; print(dict(os.environ) == before)"
+    code = "import os; e = dict(os.environ); import keras_vae; print(dict(os.environ) == e)"
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                            timeout=120, cwd=ROOT)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, cwd=ROOT
+    )
     assert result.stdout.strip().splitlines()[-1] == "True", result.stderr[-1000:]
 
 
-def test_old_import_paths_keep_working_and_name_the_new_place():
-    from keras_vae.visualize import ReconstructionGrid
-
-    from keras_vae.visualization import callbacks
-
-    assert ReconstructionGrid is callbacks.ReconstructionGrid
-    assert keras_vae.presets.build("keras_example").latent_dim == 2
-    with pytest.warns(FutureWarning, match="keras_vae.visualization.callbacks"):
-        assert keras_vae.visualize.ReconstructionGrid is ReconstructionGrid
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the public short names do not warn
-        assert keras_vae.networks.conv_encoder and keras_vae.likelihoods.LIKELIHOODS
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        keras_vae.nope  # noqa: B018
+def _sources():
+    return sorted(glob.glob(os.path.join(ROOT, "keras_vae", "**", "*.py"), recursive=True))
 
 
 def test_no_private_keras_or_tensorflow_api():
-    sources = glob.glob(os.path.join(ROOT, "keras_vae", "**", "*.py"), recursive=True)
-    private = re.compile(r"keras\.src|tensorflow\.python|tensorflow\.core|\bdef _save_model|"
-                         r"_weights_path|_initial_epoch|summary_pb2")  # fmt: skip
-    offenders = [f"{path}: {line.strip()}" for path in sources for line in open(path, encoding="utf-8")
-                 if private.search(line)]  # fmt: skip
+    private = re.compile(
+        r"keras\.src|tensorflow\.python|tensorflow\.core|\bdef _save_model|"
+        r"_weights_path|_initial_epoch|summary_pb2|_compile_metrics|_learning_rate"
+    )
+    offenders = [
+        f"{path}: {line.strip()}"
+        for path in _sources()
+        for line in open(path, encoding="utf-8")
+        if private.search(line)
+    ]
     assert offenders == []
+
+
+def test_no_module_outside_models_asks_what_kind_of_model_it_holds():
+    kind = re.compile(
+        r"isinstance\([^)]*\b(VAE|ConditionalVAE)\b|hasattr\(model|_is_conditional|"
+        r"is_conditional|\bmodel\._\w+"
+    )
+    outside = [p for p in _sources() if os.sep + "models" + os.sep not in p]
+    offenders = [
+        f"{path}: {line.strip()}"
+        for path in outside
+        for line in open(path, encoding="utf-8")
+        if kind.search(line)
+    ]
+    assert offenders == []
+
+
+def test_modules_and_functions_are_of_a_readable_size():
+    too_long = []
+    for path in _sources():
+        source = open(path, encoding="utf-8").read()
+        if len(source.splitlines()) > 400:
+            too_long.append(f"{path}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0]
+                docstring = isinstance(first, ast.Expr) and isinstance(
+                    getattr(first, "value", None), ast.Constant
+                )
+                start = first.end_lineno + 1 if docstring and len(node.body) > 1 else first.lineno
+                if node.end_lineno - start + 1 > 50:
+                    too_long.append(f"{path}: {node.name}, {node.end_lineno - start + 1} lines")
+    assert too_long == []
+
+
+def test_no_shims_left():
+    assert not os.path.exists(os.path.join(ROOT, "keras_vae", "_compat.py"))
+    module_getattr = [
+        p
+        for p in _sources()
+        if re.search(r"^(def __getattr__|__getattr__ =)", open(p).read(), re.M)
+    ]
+    assert module_getattr == []
+    assert "# fmt: skip" not in "".join(open(p, encoding="utf-8").read() for p in _sources())
+
+
+def _abstract(cls):
+    """The names `cls` defines whose body raises NotImplementedError."""
+    names = []
+    for name, value in vars(cls).items():
+        function = getattr(value, "__func__", getattr(value, "fget", value))
+        if "NotImplementedError" in getattr(getattr(function, "__code__", None), "co_names", ()):
+            names.append(name)
+    return sorted(names)
+
+
+def test_every_model_family_implements_the_interface():
+    from keras_vae.models import recipes
+    from keras_vae.models.base import LatentVariableModel
+
+    interface = _abstract(LatentVariableModel)
+    assert interface == sorted(
+        [
+            "encode",
+            "decode",
+            "sample",
+            "reconstruct",
+            "loss_terms",
+            "evidence",
+            "kl_per_dim",
+            "serving_endpoints",
+            "serving_examples",
+            "floats_per_draw",
+            "from_shape",
+        ]
+    )
+    assert len(recipes.families()) >= 2
+    for family in recipes.families().values():
+        owner = {n: next(c for c in family.__mro__ if n in c.__dict__) for n in interface}
+        assert [n for n, c in owner.items() if c is LatentVariableModel] == [], family.__name__
 
 
 def test_every_train_config_field_is_a_flag_with_its_type_and_choices(capsys):
@@ -72,18 +147,45 @@ def test_every_train_config_field_is_a_flag_with_its_type_and_choices(capsys):
         flag = "--" + field.name.replace("_", "-")
         choices = field.metadata.get("choices")
         assert flag + (" {" + ",".join(map(str, choices)) + "}" if choices else "") in help_text
-    args = parser.parse_args([
-        "train", "--out", "r", "--objective", "iwae", "--num-samples", "3", "--kl-schedule",
-        "cyclical", "--kl-cycle-steps", "100", "--kl-warmup-steps", "50", "--residual-blocks", "1",
-        "--likelihood", "logistic", "--encoder-filters", "16", "32", "--no-images", "--verbose", "2",
-    ])  # fmt: skip
+    args = parser.parse_args(
+        [
+            "train",
+            "--out",
+            "r",
+            "--objective",
+            "iwae",
+            "--num-samples",
+            "3",
+            "--kl-schedule",
+            "cyclical",
+            "--kl-cycle-steps",
+            "100",
+            "--kl-warmup-steps",
+            "50",
+            "--residual-blocks",
+            "1",
+            "--likelihood",
+            "logistic",
+            "--encoder-filters",
+            "16",
+            "32",
+            "--no-images",
+            "--verbose",
+            "2",
+        ]
+    )
     config = training.config_for(args.out, **cli._given_settings(args))
     assert (config.objective, config.num_samples, config.kl_schedule, config.residual_blocks) == (
-        "iwae", 3, "cyclical", 1)
+        "iwae",
+        3,
+        "cyclical",
+        1,
+    )
     assert config.likelihood == "logistic" and config.encoder_filters == (16, 32)
     assert config.images is False and config.verbose == 2
     model = training.build_model(config, (28, 28, 3))
-    assert model.num_samples == 3 and model.encoder.get_layer("conv_0_res0_a") is not None
+    assert model.objective.num_samples == 3 and model.encoder.get_layer("conv_0_res0_a") is not None
+    assert model.objective.alias == "iwae" and model.objective.schedule == "cyclical"
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--out", "r", "--likelihood", "poisson"])
 
@@ -98,31 +200,7 @@ def test_data_and_dataset_exclude_each_other(capsys):
 def test_a_preset_config_built_directly_keeps_the_presets_model():
     config = training.TrainConfig(out="unused", preset="cifar10", epochs=1)
     model = training.build_model(config, (32, 32, 3))
-    assert model.likelihood_name == "logistic" and model.latent_dim == 128
-
-
-def test_a_backup_from_before_0_2_resumes(tmp_path):
-    from keras_vae.training import callbacks
-
-    config = training.TrainConfig(out="unused", latent_dim=2)
-    model = training.build_model(config, (28, 28, 1))
-    (tmp_path / "backup").mkdir()
-    model.optimizer.build(model.trainable_variables)
-    model.save_weights(tmp_path / "backup" / "latest.weights.h5")  # Keras's BackupAndRestore
-    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
-    fresh = training.build_model(config, (28, 28, 1))
-    assert callbacks.RunBackup(str(tmp_path / "backup")).restore(fresh) == 3
-    for a, b in zip(model.weights, fresh.weights):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
-
-
-def test_removed_names_say_what_replaced_them():
-    with pytest.raises(AttributeError, match="conv_encoder"):
-        keras_vae.networks.build_encoder  # noqa: B018
-    from keras_vae.training import callbacks
-
-    with pytest.raises(AttributeError, match="RunBackup"):
-        callbacks.FiniteBackupAndRestore  # noqa: B018
+    assert model.likelihood.alias == "logistic" and model.latent_dim == 128
 
 
 def test_bad_config_values_are_named():
@@ -130,6 +208,19 @@ def test_bad_config_values_are_named():
         training.TrainConfig(out="r", objective="vae")
     with pytest.raises(ValueError, match="epochs=0"):
         training.TrainConfig(out="r", epochs=0)
+    with pytest.raises(ValueError, match=r"model='GAN'"):
+        training.TrainConfig(out="r", model="GAN")
+
+
+def test_config_fields_are_the_recipe_settings():
+    from keras_vae.models import recipes
+
+    model_fields = {
+        f.name for f in dataclasses.fields(training.TrainConfig) if f.metadata["group"] == "model"
+    }
+    assert model_fields | {"seed"} == set(
+        recipes.SETTINGS
+    )  # the seed is the run's, of all it draws
 
 
 @pytest.mark.slow
@@ -140,15 +231,34 @@ def test_train_on_vectors_logs_scalars_and_prints_a_line_per_epoch(tmp_path):
     table = (rng.normal(size=(200, 2)) @ rng.normal(size=(2, 8))).astype("float32")
     np.savez(tmp_path / "table.npz", x=table)
     run = tmp_path / "run"
-    command = [sys.executable, "-m", "keras_vae", "train", "--data", str(tmp_path / "table.npz"),
-               "--npz-key", "x", "--epochs", "2", "--batch-size", "32", "--latent-dim", "2",
-               "--hidden-units", "16", "--export-dir", str(tmp_path / "saved"), "--out", str(run)]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "keras_vae",
+        "train",
+        "--data",
+        str(tmp_path / "table.npz"),
+        "--npz-key",
+        "x",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--latent-dim",
+        "2",
+        "--hidden-units",
+        "16",
+        "--export-dir",
+        str(tmp_path / "saved"),
+        "--out",
+        str(run),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "\r" not in result.stdout and "\x08" not in result.stdout  # no redrawn bar in a log
     assert result.stdout.count("Epoch 1/2\n") == 1 and re.search(r"\d+/\d+ - .*loss", result.stdout)
     model = __import__("keras").models.load_model(run / "model.keras", safe_mode=True)
-    assert model.data_shape == (8,) and model.likelihood_name == "gaussian"
+    assert model.data_shape == (8,) and model.likelihood.alias == "gaussian"
     assert (tmp_path / "saved" / "run" / "1" / "saved_model.pb").is_file()
     events = glob.glob(str(run / "logs" / "train" / "events.*"))
     assert events, os.listdir(run / "logs")

@@ -16,14 +16,16 @@ class RecordingModel:
     """Stands in for a VAE: encodes an image to its mean pixel per latent dim and decodes
     z to an image whose pixels are sigmoid(z[0]); records every z it decodes."""
 
+    num_classes = None
+
     def __init__(self, latent_dim=2, image_shape=(4, 4, 1)):
         self.latent_dim, self.image_shape, self.decoded = latent_dim, image_shape, []
 
-    def encode(self, images):
+    def encode(self, images, *, labels=None):
         mean = np.asarray(images).mean(axis=(1, 2, 3))[:, None]
         return np.repeat(mean, self.latent_dim, axis=1), np.zeros((len(images), self.latent_dim))
 
-    def decode(self, z):
+    def decode(self, z, *, labels=None):
         z = np.asarray(z)
         self.decoded.append(z)
         return np.broadcast_to(1 / (1 + np.exp(-z[:, :1, None, None])), (len(z), *self.image_shape))
@@ -31,7 +33,7 @@ class RecordingModel:
 
 @pytest.fixture(scope="module")
 def model():
-    return keras_vae.VAE(latent_dim=3, seed=0)
+    return keras_vae.VAE.from_shape((28, 28, 1), 3, seed=0)
 
 
 def test_image_grid_tiles_with_padding():
@@ -138,8 +140,10 @@ def test_latent_scatter_of_a_2d_latent_uses_the_latent_axes():
 @pytest.fixture(scope="module")
 def conditional():
     """An untrained tiny ConditionalVAE (3 classes, latent_dim=2, 8x8 images)."""
-    return keras_vae.ConditionalVAE(num_classes=3, latent_dim=2, input_shape=(8, 8, 1),
-                                    encoder_filters=(4,), dense_units=8, seed=0)  # fmt: skip
+    architecture = dict(encoder_filters=(4,), dense_units=8)
+    return keras_vae.ConditionalVAE.from_shape(
+        (8, 8, 1), 2, num_classes=3, architecture=architecture, seed=0
+    )
 
 
 def _pixels(images):
@@ -154,9 +158,8 @@ def _tile(grid, row, column, size=8):
 def test_class_grid_has_one_row_per_class_and_one_z_per_column(conditional):
     grid = plotting.class_grid(conditional, styles=4, seed=3)
     assert grid.shape == (3 * 9 - 1, 4 * 9 - 1, 1) and grid.dtype == np.uint8
-    z = latent.prior_latents(4, 2, seed=3)  # the columns' draws
     for label in range(3):
-        expected = _pixels(conditional.decode(z, label))  # every column's z, decoded as `label`
+        expected = _pixels(conditional.sample(4, labels=label, seed=3))  # the columns' z's
         for column in range(4):
             np.testing.assert_array_equal(_tile(grid, label, column), expected[column])
     assert not np.array_equal(_tile(grid, 0, 0), _tile(grid, 1, 0))  # the class changes the image
@@ -171,13 +174,17 @@ def test_analogy_grid_starts_each_row_with_its_input_then_every_class(conditiona
     assert grid.shape == (2 * 9 - 1, 4 * 9 - 1, 1)
     for row in range(2):
         np.testing.assert_array_equal(_tile(grid, row, 0), _pixels(images[row]))
-        z = np.asarray(conditional.encode(images[row : row + 1], labels=labels[row])[0])  # q(z|x, y)
+        z = np.asarray(
+            conditional.encode(images[row : row + 1], labels=labels[row])[0]
+        )  # q(z|x, y)
         for label in range(3):
-            expected = _pixels(conditional.decode(z, label))[0]
+            expected = _pixels(conditional.decode(z, labels=label))[0]
             np.testing.assert_array_equal(_tile(grid, row, 1 + label), expected)
     guesses = np.argmax(conditional.classify(images), axis=-1)  # no labels: the classifier's
-    np.testing.assert_array_equal(plotting.analogy_grid(conditional, images),
-                                  plotting.analogy_grid(conditional, images, guesses))  # fmt: skip
+    np.testing.assert_array_equal(
+        plotting.analogy_grid(conditional, images),
+        plotting.analogy_grid(conditional, images, guesses),
+    )
 
 
 def test_conditional_reconstructions_use_the_classifiers_guess(conditional):
@@ -189,8 +196,11 @@ def test_conditional_reconstructions_use_the_classifiers_guess(conditional):
 @pytest.mark.parametrize(
     "draw, message",
     [
-        (lambda m, v, x: plotting.class_grid(v), r"model.*class-conditional.*Received: model=a VAE"),
-        (lambda m, v, x: plotting.analogy_grid(v, x), r"model.*class-conditional"),
+        (
+            lambda m, v, x: plotting.class_grid(v),
+            r"model.*a model with classes.*Received: model=a VAE without classes",
+        ),
+        (lambda m, v, x: plotting.analogy_grid(v, x), r"model.*a model with classes"),
         (lambda m, v, x: plotting.class_grid(m, styles=0), "argument styles"),
         (lambda m, v, x: plotting.analogy_grid(m, x, labels=[0, 3]), r"labels.*\[0, 3\)"),
         (lambda m, v, x: plotting.analogy_grid(m, x, labels=[0, -1]), r"labels.*\[0, 3\)"),
@@ -202,7 +212,8 @@ def test_conditional_reconstructions_use_the_classifiers_guess(conditional):
     ],
 )
 def test_class_pictures_refuse_plain_models_and_bad_arguments(conditional, draw, message):
-    plain = keras_vae.VAE(latent_dim=2, input_shape=(8, 8, 1), encoder_filters=(4,),
-                          dense_units=8, seed=0)  # fmt: skip
+    plain = keras_vae.VAE.from_shape(
+        (8, 8, 1), 2, architecture=dict(encoder_filters=(4,), dense_units=8)
+    )
     with pytest.raises(ValueError, match=message):
         draw(conditional, plain, np.zeros((2, 8, 8, 1), np.float32))

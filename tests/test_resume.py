@@ -34,16 +34,21 @@ POINTS = {
     "first write": lambda e: 1,
     "first epoch, before any backup": lambda e: _first(e, lambda c, p: "backup" in p),
     "the first commit": lambda e: _first(
-        e, lambda c, p: c == "replace" and p.endswith("training_metadata.json")),
-    "after the commit, before history.csv": lambda e: _first(
-        e, lambda c, p: c == "replace" and p.endswith("training_metadata.json")) + 1,
+        e, lambda c, p: c == "replace" and p.endswith("training_metadata.json")
+    ),
+    "after the commit, before history.csv": lambda e: (
+        _first(e, lambda c, p: c == "replace" and p.endswith("training_metadata.json")) + 1
+    ),
     "the final model.keras": lambda e: _last(
-        e, lambda c, p: c == "replace" and p.endswith("model.keras")),
+        e, lambda c, p: c == "replace" and p.endswith("model.keras")
+    ),
     "publishing the export": lambda e: _first(e, lambda c, p: c == "rename" and "export" in p),
-    "after the export, before metrics.json": lambda e: _first(
-        e, lambda c, p: c == "remove" and p.endswith(".pending-export.json")) + 1,
-    "after metrics.json": lambda e: _first(e, lambda c, p: p.endswith("metrics.json")
-                                           and c == "replace") + 1,
+    "after the export, before metrics.json": lambda e: (
+        _first(e, lambda c, p: c == "remove" and p.endswith(".pending-export.json")) + 1
+    ),
+    "after metrics.json": lambda e: (
+        _first(e, lambda c, p: p.endswith("metrics.json") and c == "replace") + 1
+    ),
 }
 
 
@@ -62,18 +67,33 @@ def test_a_killed_tflite_export_is_completed_for_the_same_version(tmp_path):
     import keras_vae
 
     model = tmp_path / "m.keras"
-    keras_vae.VAE(latent_dim=2, encoder_filters=(8,), dense_units=8, seed=0).save(model)
+    architecture = dict(encoder_filters=(8,), dense_units=8)
+    keras_vae.VAE.from_shape((28, 28, 1), 2, architecture=architecture, seed=0).save(model)
 
     def export(to, kill_at, log):
-        command = [sys.executable, resume_harness.DRIVER, str(kill_at), str(tmp_path / log),
-                   str(to), "--", "export", str(model), "--to", str(to), "--tflite"]  # fmt: skip
-        return subprocess.run(command, capture_output=True, text=True, env=resume_harness.ENV,
-                              timeout=600)  # fmt: skip
+        command = [
+            sys.executable,
+            resume_harness.DRIVER,
+            str(kill_at),
+            str(tmp_path / log),
+            str(to),
+            "--",
+            "export",
+            str(model),
+            "--to",
+            str(to),
+            "--tflite",
+        ]
+        return subprocess.run(
+            command, capture_output=True, text=True, env=resume_harness.ENV, timeout=600
+        )
 
     assert export(tmp_path / "clean", 0, "clean.log").returncode == 0
     with open(tmp_path / "clean.log", encoding="utf-8") as f:
         events = [line.split(" ", 2) for line in f]
-    in_tflite = next(int(n) for n, call, path in events if "/tflite/1/" in path and call == "replace")
+    in_tflite = next(
+        int(n) for n, call, path in events if "/tflite/1/" in path and call == "replace"
+    )
     to = tmp_path / "saved"
     assert export(to, in_tflite, "killed.log").returncode == -9
     assert sorted(os.listdir(to / "tflite" / "1")) != ["decoder.tflite", "encoder.tflite"]

@@ -1,4 +1,5 @@
-"""keras_vae.visualization.callbacks: callbacks that draw PNGs and TensorBoard images during model.fit."""
+"""keras_vae.visualization.callbacks: callbacks that draw PNGs and TensorBoard images during
+model.fit."""
 
 import glob
 import io
@@ -21,10 +22,11 @@ def images():
     return shapes.generate(640, seed=21)[0]
 
 
-def _fit(images, callbacks, epochs=2, latent_dim=4, input_shape=(28, 28, 1), likelihood="bernoulli"):
+def _fit(
+    images, callbacks, epochs=2, latent_dim=4, input_shape=(28, 28, 1), likelihood="bernoulli"
+):
     keras.utils.set_random_seed(0)
-    model = keras_vae.VAE(input_shape=input_shape, latent_dim=latent_dim, likelihood=likelihood,
-                          seed=0)
+    model = keras_vae.VAE.from_shape(input_shape, latent_dim, likelihood=likelihood, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     model.fit(images, epochs=epochs, batch_size=64, verbose=0, callbacks=callbacks)
     return model
@@ -68,12 +70,13 @@ def test_every_callback_writes_a_png_per_epoch_with_the_expected_size(images, tm
 def test_every_n_epochs_and_fixed_inputs(images, tmp_path):
     samples = visualize.PriorSamples(n=4, image_dir=tmp_path, every_n_epochs=2)
     model = _fit(images, [samples], epochs=5)
-    assert sorted(os.listdir(tmp_path)) == ["prior_samples_epoch_0002.png", "prior_samples_epoch_0004.png"]
-    z = samples.z.copy()
+    assert sorted(os.listdir(tmp_path)) == [
+        "prior_samples_epoch_0002.png",
+        "prior_samples_epoch_0004.png",
+    ]
     samples.on_epoch_end(5)
-    np.testing.assert_array_equal(samples.z, z)  # the same draws every epoch
-    np.testing.assert_array_equal(samples.last_image, samples.render())
-    expected = np.round(np.asarray(model.decode(z)) * 255)
+    np.testing.assert_array_equal(samples.last_image, samples.render())  # the same draws
+    expected = np.round(np.asarray(model.sample(4, seed=0)) * 255)  # the model's own prior
     np.testing.assert_array_equal(samples.last_image[:28, :28], expected[0])
 
 
@@ -114,7 +117,9 @@ def test_rgb_images(tmp_path):
 def test_active_manifold_dims_and_defaults(images):
     callbacks = visualize.default_callbacks(tf.data.Dataset.from_tensor_slices(images).batch(50))
     assert [type(c) for c in callbacks] == [
-        visualize.ReconstructionGrid, visualize.PriorSamples, visualize.LatentManifold
+        visualize.ReconstructionGrid,
+        visualize.PriorSamples,
+        visualize.LatentManifold,
     ]
     assert len(callbacks[0].images) == 16 and len(callbacks[2].images) == 128
     _fit(images, callbacks, epochs=1, latent_dim=6)
@@ -165,8 +170,13 @@ def labelled():
 
 def _conditional(num_classes=4):
     keras.utils.set_random_seed(0)
-    model = keras_vae.ConditionalVAE(num_classes=num_classes, latent_dim=2, input_shape=(16, 16, 1),
-                                     encoder_filters=(4,), dense_units=8, seed=0)  # fmt: skip
+    model = keras_vae.ConditionalVAE.from_shape(
+        (16, 16, 1),
+        2,
+        num_classes=num_classes,
+        architecture=dict(encoder_filters=(4,), dense_units=8),
+        seed=0,
+    )
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
     return model
 
@@ -181,9 +191,13 @@ def test_class_callbacks_write_pngs_and_summaries(labelled, tmp_path):
     samples = visualize.ClassSamples(styles=5, seed=1, **where)
     analogies = visualize.Analogies(images[:3], labels=labels[:3], **where)
     model = _conditional()
-    model.fit(_labelled_batches(images, labels), epochs=2, verbose=0, callbacks=[samples, analogies])
+    model.fit(
+        _labelled_batches(images, labels), epochs=2, verbose=0, callbacks=[samples, analogies]
+    )
     assert sorted(os.listdir(tmp_path / "png")) == [
-        f"{name}_epoch_{epoch:04d}.png" for name in ("analogies", "class_samples") for epoch in (1, 2)
+        f"{name}_epoch_{epoch:04d}.png"
+        for name in ("analogies", "class_samples")
+        for epoch in (1, 2)
     ]
     pixels = _read_png(tmp_path / "png" / "class_samples_epoch_0002.png")
     assert pixels.shape == (4 * 17 - 1, 5 * 17 - 1)  # one row per class, one column per z
@@ -202,25 +216,30 @@ def test_class_callbacks_write_pngs_and_summaries(labelled, tmp_path):
 def test_default_callbacks_of_a_conditional_model(labelled, tmp_path):
     images, labels = labelled
     model = _conditional()
-    callbacks = visualize.default_callbacks(_labelled_batches(images, labels), image_dir=tmp_path,
-                                            model=model)  # fmt: skip
+    callbacks = visualize.default_callbacks(
+        _labelled_batches(images, labels), image_dir=tmp_path, model=model
+    )
     assert [type(c) for c in callbacks] == [
-        visualize.ReconstructionGrid, visualize.ClassSamples, visualize.Analogies
+        visualize.ReconstructionGrid,
+        visualize.ClassSamples,
+        visualize.Analogies,
     ]
     np.testing.assert_array_equal(callbacks[2].labels, labels[:8])  # the dataset's own labels
     model.fit(_labelled_batches(images, labels), epochs=1, verbose=0, callbacks=callbacks)
     assert len(os.listdir(tmp_path)) == 3 and all(c.last_image is not None for c in callbacks)
     unlabelled = np.where(np.arange(128) % 2, -1, labels)  # -1 among the first 8: guesses
     assert visualize.default_callbacks(images, model=model, labels=unlabelled)[2].labels is None
-    plain = visualize.default_callbacks(images, model=keras_vae.VAE(latent_dim=2, seed=0))
+    plain = visualize.default_callbacks(
+        images, model=keras_vae.VAE.from_shape((28, 28, 1), 2, seed=0)
+    )
     assert [type(c) for c in plain][1:] == [visualize.PriorSamples, visualize.LatentManifold]
 
 
 @pytest.mark.parametrize(
     "make, conditional, message",
     [
-        (lambda x: visualize.ClassSamples(), False, r"model.*class-conditional.*ClassSamples"),
-        (lambda x: visualize.Analogies(x[:2]), False, r"model.*class-conditional.*Analogies"),
+        (lambda x: visualize.ClassSamples(), False, r"model.*a model with classes.*ClassSamples"),
+        (lambda x: visualize.Analogies(x[:2]), False, r"model.*a model with classes.*Analogies"),
         (lambda x: visualize.PriorSamples(n=4), True, r"model.*without classes for PriorSamples"),
         (lambda x: visualize.LatentManifold(), True, r"without classes for LatentManifold"),
         (lambda x: visualize.Analogies(x[:2], labels=[0, 4]), True, r"labels.*\[0, 4\)"),
@@ -232,7 +251,7 @@ def test_class_pictures_need_a_class_conditional_model(labelled, make, condition
     if conditional:
         model, data = _conditional(), _labelled_batches(images[:64], labels[:64])
     else:
-        model, data = keras_vae.VAE(latent_dim=2, input_shape=(16, 16, 1), seed=0), images[:64]
+        model, data = keras_vae.VAE.from_shape((16, 16, 1), 2, seed=0), images[:64]
         model.compile(optimizer="adam")
     with pytest.raises(ValueError, match=message):
         model.fit(data, epochs=1, verbose=0, callbacks=[callback])

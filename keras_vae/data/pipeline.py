@@ -24,6 +24,7 @@ def from_array(
     x,
     labels=None,
     *,
+    num_classes=None,
     labelled_fraction=None,
     labelled_shift=0,
     labelled_rotation=0.0,
@@ -45,6 +46,9 @@ def from_array(
         labels: None, or N integer class labels, -1 for an unlabelled example (for
             `keras_vae.ConditionalVAE`). The dataset then yields `(x, labels)` batches.
             Training data (`shuffle=True`) need at least one labelled example.
+        num_classes: the classes C the labels must lie below, checked now (a label of C
+            or more is refused here rather than at the batch that holds it in `fit`); None
+            checks only that they are >= -1.
         labelled_fraction: when some labels are -1 and `shuffle` is on, the share of every
             batch drawn from the labelled examples, which repeat as needed while an epoch
             passes once over the unlabelled ones (so 100 labels among 12,000 digits are seen
@@ -63,16 +67,16 @@ def from_array(
     Returns:
         A `tf.data.Dataset` of float32 batches, or of `(x, int32 labels)` batches.
 
-    Example:
+    Examples:
 
-    >>> next(iter(from_array(np.zeros((100, 28, 28), np.uint8), batch_size=10))).shape
-    TensorShape([10, 28, 28, 1])
-    >>> next(iter(from_array(np.zeros((100, 30), np.float32), batch_size=10))).shape
-    TensorShape([10, 30])
-    >>> labels = np.full(100, -1); labels[:10] = 3          # 10 labelled, 90 unlabelled
-    >>> x, y = next(iter(from_array(np.zeros((100, 30), np.float32), labels, batch_size=8)))
-    >>> int((y >= 0).numpy().sum())                          # a quarter of every batch
-    2
+        >>> next(iter(from_array(np.zeros((100, 28, 28), np.uint8), batch_size=10))).shape
+        TensorShape([10, 28, 28, 1])
+        >>> next(iter(from_array(np.zeros((100, 30), np.float32), batch_size=10))).shape
+        TensorShape([10, 30])
+        >>> labels = np.full(100, -1); labels[:10] = 3          # 10 labelled, 90 unlabelled
+        >>> x, y = next(iter(from_array(np.zeros((100, 30), np.float32), labels, batch_size=8)))
+        >>> int((y >= 0).numpy().sum())                          # a quarter of every batch
+        2
     """
     options = check_options(
         batch_size=batch_size,
@@ -106,7 +110,9 @@ def from_array(
         dataset = tf.data.Dataset.from_tensor_slices(x).map(to_unit_range, tf.data.AUTOTUNE)
         return build_pipeline(dataset, **options)
     # Held-out data (no shuffling) may be all unlabelled; training data needs a label.
-    labels = validation.check_labels("labels", labels, len(x), require_labelled=options["shuffle"])
+    labels = validation.check_labels(
+        "labels", labels, len(x), num_classes, require_labelled=options["shuffle"]
+    )
     known = labels >= 0
     if options["shuffle"] and not known.all():
         fraction = labelled_fraction or max(known.mean(), LABELLED_FRACTION)

@@ -42,11 +42,11 @@ def generate(num_examples, image_size=28, seed=0):
         `SHAPE_NAMES`), `scale`, `rotation` (radians) and `x`, `y` (centre
         column and row in [0, 1] image coordinates, `y` pointing down).
 
-    Example:
+    Examples:
 
-    >>> images, factors = generate(16, image_size=28, seed=1)
-    >>> images.shape
-    (16, 28, 28, 1)
+        >>> images, factors = generate(16, image_size=28, seed=1)
+        >>> images.shape
+        (16, 28, 28, 1)
     """
     validation.check_int("num_examples", num_examples, minimum=1)
     validation.check_int("image_size", image_size, minimum=8)

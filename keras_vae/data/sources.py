@@ -95,11 +95,11 @@ def load(
         DatasetUnavailableError: The tfds dataset is not prepared in `data_dir` and cannot be
             downloaded.
 
-    Example:
+    Examples:
 
-    >>> train = load("shapes", batch_size=64)
-    >>> next(iter(train)).shape
-    TensorShape([64, 28, 28, 1])
+        >>> train = load("shapes", batch_size=64)
+        >>> next(iter(train)).shape
+        TensorShape([64, 28, 28, 1])
     """
     options = check_options(
         batch_size=batch_size,
@@ -148,12 +148,14 @@ def from_npz(path, key="images", labels_key=None, **options):
     Returns:
         A `tf.data.Dataset` of float32 images in [0, 1] (and int32 labels).
 
-    Example:
+    Examples:
 
-    >>> dataset = from_npz("digits.npz", key="images", batch_size=64)
-    >>> labelled = from_npz("digits.npz", labels_key="labels")     # (images, labels)
+        >>> dataset = from_npz("digits.npz", key="images", batch_size=64)
+        >>> labelled = from_npz("digits.npz", labels_key="labels")     # (images, labels)
     """
-    labelled = {k: options.pop(k) for k in list(options) if k.startswith("labelled_")}
+    labelled = {
+        k: options.pop(k) for k in list(options) if k.startswith("labelled_") or k == "num_classes"
+    }
     check_options(**options)  # Fail before reading a maybe large file.
     labels = read_labels(path, labels_key) if labels_key is not None else None
     return from_array(_read_npz(path, key), labels, **labelled, **options)
@@ -162,9 +164,9 @@ def from_npz(path, key="images", labels_key=None, **options):
 def read_labels(path, key="labels"):
     """Reads the integer labels stored under `key` in an .npz file, as int32 (-1: unlabelled).
 
-    Example:
+    Examples:
 
-    >>> labels = read_labels("digits.npz", "labels")
+        >>> labels = read_labels("digits.npz", "labels")
     """
     if not isinstance(key, str):
         raise validation.invalid("labels_key", "the name of an array in the .npz file", key)
@@ -193,9 +195,9 @@ def from_directory(path, image_size=None, channels=None, **options):
     Returns:
         A `tf.data.Dataset` of float32 images in [0, 1].
 
-    Example:
+    Examples:
 
-    >>> dataset = from_directory("faces/", image_size=64)
+        >>> dataset = from_directory("faces/", image_size=64)
     """
     options = check_options(image_size=image_size, **options)
     if channels not in (None, 1, 3):
@@ -231,10 +233,10 @@ def read_images(path, key="images", image_size=None, channels=None):
         A float32 NumPy array in file order: images `(N, height, width, channels)` in [0, 1],
         or a file's sequences or vectors as they are.
 
-    Example:
+    Examples:
 
-    >>> images = read_images("digits.npz")
-    >>> train = from_array(images[:-1000])
+        >>> images = read_images("digits.npz")
+        >>> train = from_array(images[:-1000])
     """
     options = dict(image_size=image_size, batch_size=4096, shuffle=False, cache=False)
     if os.path.isdir(path):

@@ -24,11 +24,11 @@ def unit_activity(model, images, batch_size=100):
     Returns:
         float64 array (latent_dim,).
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
-    >>> unit_activity(model, np.zeros((2, 28, 28, 1), "float32")).shape
-    (16,)
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> unit_activity(model, np.zeros((2, 28, 28, 1), "float32")).shape
+        (16,)
     """
     return activity(posterior_means(model, images, batch_size))
 
@@ -43,11 +43,11 @@ def active_units(model, images, threshold=0.01, batch_size=100):
     Returns:
         int.
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
-    >>> active_units(model, np.zeros((2, 28, 28, 1), "float32"))
-    0
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> active_units(model, np.zeros((2, 28, 28, 1), "float32"))
+        0
     """
     threshold = validation.check_float("threshold", threshold)
     return int(np.sum(unit_activity(model, images, batch_size) > threshold))
@@ -66,11 +66,11 @@ def kl_per_dim(model, images, batch_size=100):
     Returns:
         float64 array (latent_dim,); its sum is the mean KL per example.
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
-    >>> kl_per_dim(model, np.zeros((2, 28, 28, 1), "float32")).shape
-    (16,)
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> kl_per_dim(model, np.zeros((2, 28, 28, 1), "float32")).shape
+        (16,)
     """
     dims = mean_kl_per_dim(model, images, batch_size)
     if dims is None:

@@ -48,12 +48,12 @@ def log_likelihood(model, images, num_samples=5000, batch_size=100, seed=0, memo
     Returns:
         float32 array (N,) of log p(x) estimates in nats (higher is better).
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
-    >>> images = (np.random.default_rng(0).uniform(size=(4, 28, 28, 1)) > 0.5).astype("float32")
-    >>> log_likelihood(model, images, num_samples=10).shape
-    (4,)
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> images = (np.random.default_rng(0).uniform(size=(4, 28, 28, 1)) > 0.5).astype("float32")
+        >>> log_likelihood(model, images, num_samples=10).shape
+        (4,)
     """
     return evidence_stats(model, images, num_samples, batch_size, seed, memory_budget_mb)[0]
 
@@ -74,11 +74,11 @@ def elbo(model, images, num_samples=1, batch_size=100, seed=0, memory_budget_mb=
     Returns:
         float32 array (N,) of ELBO estimates in nats.
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
-    >>> elbo(model, np.zeros((2, 28, 28, 1), "float32")).shape
-    (2,)
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> elbo(model, np.zeros((2, 28, 28, 1), "float32")).shape
+        (2,)
     """
     return evidence_stats(model, images, num_samples, batch_size, seed, memory_budget_mb)[1]
 

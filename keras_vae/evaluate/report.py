@@ -37,12 +37,12 @@ def report(
     Returns:
         dict of floats and ints (and the list `kl_per_dim`).
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
-    >>> r = report(model, np.zeros((2, 28, 28, 1), "float32"), num_samples=4)
-    >>> sorted(r)[:3]
-    ['active_units', 'bits_per_dim', 'kl']
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> r = report(model, np.zeros((2, 28, 28, 1), "float32"), num_samples=4)
+        >>> sorted(r)[:3]
+        ['active_units', 'bits_per_dim', 'kl']
     """
     # Labels first: a wrong model or labels fail before the long part.
     error = None if labels is None else classification_error(model, images, labels, batch_size)
@@ -103,10 +103,10 @@ def bits_per_dim(log_px, data_shape, discrete=False):
     Returns:
         bits/dim with the shape of `log_px` (float64).
 
-    Example:
+    Examples:
 
-    >>> float(bits_per_dim(0.0, (28, 28, 1)))  # uniform density on [0, 1]^784
-    8.0
+        >>> float(bits_per_dim(0.0, (28, 28, 1)))  # uniform density on [0, 1]^784
+        8.0
     """
     num_dims = math.prod(validation.check_widths("data_shape", data_shape))
     log_px = np.asarray(log_px, np.float64)
@@ -126,11 +126,11 @@ def classification_error(model, images, labels, batch_size=100):
     Returns:
         float in [0, 1].
 
-    Example:
+    Examples:
 
-    >>> model = keras_vae.ConditionalVAE.from_shape((28, 28, 1), num_classes=10, latent_dim=2)
-    >>> classification_error(model, np.zeros((2, 28, 28, 1), "float32"), [3, 7]) <= 1
-    True
+        >>> model = keras_vae.ConditionalVAE.from_shape((28, 28, 1), num_classes=10, latent_dim=2)
+        >>> classification_error(model, np.zeros((2, 28, 28, 1), "float32"), [3, 7]) <= 1
+        True
     """
     images = check_images(model, images)
     if model.num_classes is None:

@@ -25,7 +25,10 @@ Endpoint = collections.namedtuple("Endpoint", "function inputs tflite")
 class LatentVariableModel(keras.Model):
     """Base of the model families: their interface, written down once, and `fit`'s machinery.
 
-    Attributes (a family sets them in its constructor):
+    A family implements the methods whose body here is `raise NotImplementedError` and sets
+    the attributes below in its constructor.
+
+    Attributes:
         data_shape: one example's shape, e.g. (28, 28, 1).
         latent_dim: the width of z (of the top layer of a hierarchy), which `decode` takes.
         noise_dim: standard-normal values one posterior draw takes (for `evidence`).
@@ -132,15 +135,20 @@ class LatentVariableModel(keras.Model):
                 `lr_schedule` decays runs that schedule over its `epochs`; without it the
                 learning rate stays constant.
             **overrides: recipe settings that replace the preset's (e.g. `latent_dim=64`,
-                `beta=2.0`; see `keras_vae.models.recipes`).
+                `beta=2.0`; see `keras_vae.models.recipes`), or your own networks
+                (`encoder=`, `decoder=`, and `classifier=` for a model with classes), which
+                take the preset's parts instead of its default networks.
 
-        Example:
+        Examples:
 
-        >>> VAE.from_preset("keras_example", seed=0).latent_dim
-        2
+            >>> VAE.from_preset("keras_example", seed=0).latent_dim
+            2
         """
         from keras_vae.models import optimizers, recipes
 
+        networks = {
+            k: overrides.pop(k) for k in ("encoder", "decoder", "classifier") if k in overrides
+        }
         recipe = {**presets.get(name), **overrides}
         model_class = recipes.model_class(recipe.get("model"))
         if not issubclass(model_class, cls):
@@ -152,7 +160,7 @@ class LatentVariableModel(keras.Model):
         if steps_per_epoch is not None:
             validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
         input_shape = recipe.pop("input_shape")
-        model = recipes.build(recipe, input_shape)
+        model = recipes.build(recipe, input_shape, networks=networks)
         schedule = recipe.get("lr_schedule", "constant")
         rate = learning_rate or recipe["learning_rate"]
         model.compile(
@@ -336,8 +344,10 @@ def check_model(model, argument="model"):
 
 
 def _metric(identifier):
-    """A metric `compile(metrics=...)` names, as a `keras.metrics.Metric`."""
-    if isinstance(identifier, keras.metrics.Metric):
-        return identifier
-    name = identifier if isinstance(identifier, str) else getattr(identifier, "__name__", "metric")
-    return keras.metrics.MeanMetricWrapper(keras.metrics.get(identifier), name=name)
+    """A metric `compile(metrics=...)` names, as a `keras.metrics.Metric` logged under that name."""
+    metric = keras.metrics.get(identifier)
+    if not isinstance(metric, keras.metrics.Metric):  # a function of (y_true, y_pred)
+        metric = keras.metrics.MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric"))
+    if isinstance(identifier, str):
+        metric.name = identifier
+    return metric

@@ -41,11 +41,11 @@ class ConditionalVAE(VAE):
         alpha: weight of the classifier's cross-entropy on labelled examples.
         **kwargs: the arguments of `keras_vae.VAE` (likelihood, posterior, objective, ...).
 
-    Example:
+    Examples:
 
-    >>> model = ConditionalVAE.from_shape((28, 28, 1), num_classes=10, latent_dim=8)
-    >>> model.sample(3, labels=7, seed=0).shape
-    TensorShape([3, 28, 28, 1])
+        >>> model = ConditionalVAE.from_shape((28, 28, 1), num_classes=10, latent_dim=8)
+        >>> model.sample(3, labels=7, seed=0).shape
+        TensorShape([3, 28, 28, 1])
     """
 
     loss_names = ("reconstruction_loss", "kl_loss", "classifier_loss", "accuracy")
@@ -80,10 +80,10 @@ class ConditionalVAE(VAE):
         classes: the classifier has the encoder's layers, then `classifier_dropout` (an
         `architecture` argument). See `VAE.from_shape`.
 
-        Example:
+        Examples:
 
-        >>> ConditionalVAE.from_shape((28, 28, 1), num_classes=10).num_classes
-        10
+            >>> ConditionalVAE.from_shape((28, 28, 1), num_classes=10).num_classes
+            10
         """
         return super().from_shape(input_shape, latent_dim, num_classes=num_classes, **kwargs)
 

@@ -35,10 +35,10 @@ def conv_encoder(
         context_dim: 0, or the width of a third, float32 output: the context h that
             conditions an inverse autoregressive flow.
 
-    Example:
+    Examples:
 
-    >>> conv_encoder((28, 28, 1), latent_dim=2).output_shape
-    [(None, 2), (None, 2)]
+        >>> conv_encoder((28, 28, 1), latent_dim=2).output_shape
+        [(None, 2), (None, 2)]
     """
     filters = validation.check_widths("filters", filters)
     input_shape = check_conv_shape(input_shape, len(filters))
@@ -64,10 +64,10 @@ def conv_classifier(
 
     The layers of `conv_encoder`, with `dropout` before the float32 logits layer.
 
-    Example:
+    Examples:
 
-    >>> conv_classifier((28, 28, 1), num_classes=10).output_shape
-    (None, 10)
+        >>> conv_classifier((28, 28, 1), num_classes=10).output_shape
+        (None, 10)
     """
     filters = validation.check_widths("filters", filters)
     input_shape = check_conv_shape(input_shape, len(filters))
@@ -111,10 +111,10 @@ def conv_decoder(
         num_classes: 0, or the classes C of p(x|y, z): the decoder then takes `[z, labels]`,
             labels one-hot (batch, C), joined to z.
 
-    Example:
+    Examples:
 
-    >>> conv_decoder((28, 28, 1), latent_dim=2, param_channels=1).output_shape
-    (None, 28, 28, 1)
+        >>> conv_decoder((28, 28, 1), latent_dim=2, param_channels=1).output_shape
+        (None, 28, 28, 1)
     """
     filters = validation.check_widths("decoder_filters", filters or (64, 32))
     if len(filters) - 1 not in (num_upsamplings - 1, num_upsamplings):

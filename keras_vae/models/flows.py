@@ -36,10 +36,10 @@ def autoregressive_masks(event_size, hidden_units):
     Inputs have degrees 1..D, hidden units degrees cycling through 1..D-1, and output d
     (degree d) sees only inputs of degree < d: the output layer's mask is strict.
 
-    Example:
+    Examples:
 
-    >>> [m.shape for m in autoregressive_masks(3, (4,))]
-    [(3, 4), (4, 3)]
+        >>> [m.shape for m in autoregressive_masks(3, (4,))]
+        [(3, 4), (4, 3)]
     """
     degrees = [np.arange(1, event_size + 1)]
     for units in hidden_units:
@@ -73,11 +73,11 @@ class AutoregressiveNetwork(keras.layers.Layer):
     Returns:
         (m, s), float tensors of z's shape.
 
-    Example:
+    Examples:
 
-    >>> m, s = AutoregressiveNetwork((8,))(tf.zeros([2, 3]), tf.zeros([2, 4]))
-    >>> m.shape
-    TensorShape([2, 3])
+        >>> m, s = AutoregressiveNetwork((8,))(tf.zeros([2, 3]), tf.zeros([2, 4]))
+        >>> m.shape
+        TensorShape([2, 3])
     """
 
     def __init__(self, hidden_units=(64, 64), **kwargs):

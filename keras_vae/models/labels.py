@@ -27,10 +27,10 @@ LABELLED_FRACTION = 0.25
 def check(labels, count, num_classes, *, unknown_allowed, name="labels"):
     """`labels` (an int for all, or `count` of them) as int32 (count,), or raises.
 
-    Example:
+    Examples:
 
-    >>> check(3, 2, 10, unknown_allowed=False).tolist()
-    [3, 3]
+        >>> check(3, 2, 10, unknown_allowed=False).tolist()
+        [3, 3]
     """
     array = np.asarray(labels.numpy() if hasattr(labels, "numpy") else labels)
     if array.ndim == 0:

@@ -20,15 +20,15 @@ class Noise(keras.layers.Layer):
         seed: int or None, seed of the noise.
 
     Call arguments:
-        shape: the shape of the draw.
+        shape: the shape of the draw, an int32 tensor (Keras layers take tensors).
 
     Returns:
         float32 tensor of that shape.
 
-    Example:
+    Examples:
 
-    >>> Noise(seed=0)((4, 2)).shape
-    TensorShape([4, 2])
+        >>> Noise(seed=0)(tf.constant([4, 2])).shape
+        TensorShape([4, 2])
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -71,11 +71,11 @@ class Sampling(keras.layers.Layer):
     Returns:
         z, float32 tensor of shape (batch, latent_dim).
 
-    Example:
+    Examples:
 
-    >>> z = Sampling(seed=0)([tf.zeros([4, 2]), tf.zeros([4, 2])])
-    >>> z.shape
-    TensorShape([4, 2])
+        >>> z = Sampling(seed=0)([tf.zeros([4, 2]), tf.zeros([4, 2])])
+        >>> z.shape
+        TensorShape([4, 2])
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -102,10 +102,10 @@ class ClampLogVariance(keras.layers.Layer):
         min_value: lower bound of the log-variance.
         max_value: upper bound of the log-variance.
 
-    Example:
+    Examples:
 
-    >>> ClampLogVariance()(tf.constant([-50.0, 0.0, 50.0])).numpy().tolist()
-    [-10.0, 0.0, 10.0]
+        >>> ClampLogVariance()(tf.constant([-50.0, 0.0, 50.0])).numpy().tolist()
+        [-10.0, 0.0, 10.0]
     """
 
     def __init__(self, min_value=-10.0, max_value=10.0, **kwargs):

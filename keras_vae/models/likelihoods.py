@@ -80,12 +80,12 @@ class Bernoulli(Likelihood):
     For grey levels in [0, 1] `log_prob` is the (unnormalised) cross-entropy, the
     usual choice for MNIST-like data.
 
-    Example:
+    Examples:
 
-    >>> lik = Bernoulli()
-    >>> lik.build((None, 4, 4, 1))
-    >>> lik.log_prob(tf.zeros([2, 4, 4, 1]), tf.ones([2, 4, 4, 1])).shape
-    TensorShape([2])
+        >>> lik = Bernoulli()
+        >>> lik.build((None, 4, 4, 1))
+        >>> lik.log_prob(tf.zeros([2, 4, 4, 1]), tf.ones([2, 4, 4, 1])).shape
+        TensorShape([2])
     """
 
     alias = "bernoulli"
@@ -118,12 +118,12 @@ class Gaussian(Likelihood):
             [0, 1]), `"linear"` leaves it unbounded (standardized features, signals).
             Default: sigmoid for images (H, W, C), linear for vectors and sequences.
 
-    Example:
+    Examples:
 
-    >>> lik = Gaussian()
-    >>> lik.build((None, 30))
-    >>> lik.mean_activation, lik.initial_scale
-    ('linear', 1.0)
+        >>> lik = Gaussian()
+        >>> lik.build((None, 30))
+        >>> lik.mean_activation, lik.initial_scale
+        ('linear', 1.0)
     """
 
     alias = "gaussian"
@@ -218,10 +218,10 @@ class DiscretizedLogistic(Likelihood):
 def get(identifier, **kwargs):
     """A likelihood from its alias (`"bernoulli"`, `"gaussian"`, `"logistic"`), config or itself.
 
-    Example:
+    Examples:
 
-    >>> get("gaussian", scale=0.5).scale
-    0.5
+        >>> get("gaussian", scale=0.5).scale
+        0.5
     """
     return parts.get(identifier, Likelihood, "likelihood", **kwargs)
 
@@ -230,9 +230,9 @@ def default_for(data_shape):
     """The likelihood a model of `data_shape` gets when given none: Bernoulli for grey images
     (H, W, 1), Gaussian otherwise (colour images, sequences, vectors).
 
-    Example:
+    Examples:
 
-    >>> default_for((28, 28, 1)), default_for((30,))
-    ('bernoulli', 'gaussian')
+        >>> default_for((28, 28, 1)), default_for((30,))
+        ('bernoulli', 'gaussian')
     """
     return "bernoulli" if len(data_shape) == 3 and data_shape[-1] == 1 else "gaussian"

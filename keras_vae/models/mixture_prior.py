@@ -34,12 +34,12 @@ class MixtureOfGaussians(priors.Prior):
         components: K, the number of Gaussians, an int >= 1.
         seed: seed of the means' initial values.
 
-    Example:
+    Examples:
 
-    >>> prior = MixtureOfGaussians(components=3)
-    >>> prior.build((None, 2))
-    >>> prior.sample(tf.zeros([4, 3])).shape
-    TensorShape([4, 2])
+        >>> prior = MixtureOfGaussians(components=3)
+        >>> prior.build((None, 2))
+        >>> prior.sample(tf.zeros([4, 3])).shape
+        TensorShape([4, 2])
     """
 
     alias = "mixture"
@@ -91,10 +91,10 @@ def normal_cdf(x):
     """The standard normal CDF from exp and arithmetic only (LiteRT has no erf): Abramowitz
     & Stegun's 7.1.26, within 1.5e-7 of the exact value.
 
-    Example:
+    Examples:
 
-    >>> round(float(normal_cdf(tf.constant(1.0))), 6)
-    0.841345
+        >>> round(float(normal_cdf(tf.constant(1.0))), 6)
+        0.841345
     """
     u = tf.abs(x) / math.sqrt(2.0)
     t = 1.0 / (1.0 + 0.3275911 * u)

@@ -24,10 +24,10 @@ def mlp_encoder(
         context_dim: 0, or the width of a third output, the flow's context h (see
             `conv_encoder`).
 
-    Example:
+    Examples:
 
-    >>> mlp_encoder((30,), latent_dim=4).output_shape
-    [(None, 4), (None, 4)]
+        >>> mlp_encoder((30,), latent_dim=4).output_shape
+        [(None, 4), (None, 4)]
     """
     inputs, x = _mlp_features(input_shape, hidden_units, dtype, num_classes)
     return keras.Model(inputs, network_layers.heads(x, latent_dim, context_dim), name="encoder")
@@ -36,10 +36,10 @@ def mlp_encoder(
 def mlp_classifier(input_shape, num_classes, hidden_units=(256, 128), dropout=0.0, dtype=None):
     """Fully connected classifier q(y|x): x -> float32 logits (batch, classes).
 
-    Example:
+    Examples:
 
-    >>> mlp_classifier((30,), num_classes=3).output_shape
-    (None, 3)
+        >>> mlp_classifier((30,), num_classes=3).output_shape
+        (None, 3)
     """
     inputs, x = _mlp_features(input_shape, hidden_units, dtype)
     return keras.Model(
@@ -61,10 +61,10 @@ def mlp_decoder(
         dtype: dtype policy of the hidden layers; the output layer is float32.
         num_classes: 0, or the classes C of p(x|y, z): the decoder then takes `[z, labels]`.
 
-    Example:
+    Examples:
 
-    >>> mlp_decoder((30,), latent_dim=4, param_channels=30).output_shape
-    (None, 30)
+        >>> mlp_decoder((30,), latent_dim=4, param_channels=30).output_shape
+        (None, 30)
     """
     output_shape = validation.check_widths("output_shape", output_shape)
     hidden_units = validation.check_widths("hidden_units", hidden_units, allow_empty=True)

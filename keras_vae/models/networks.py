@@ -56,10 +56,10 @@ def build(
     Returns:
         dict with `encoder`, `decoder` (and `classifier` with classes).
 
-    Example:
+    Examples:
 
-    >>> sorted(build((28, 28, 1), latent_dim=2, num_classes=10))
-    ['classifier', 'decoder', 'encoder']
+        >>> sorted(build((28, 28, 1), latent_dim=2, num_classes=10))
+        ['classifier', 'decoder', 'encoder']
     """
     input_shape = validation.check_widths("input_shape", input_shape)
     latent_dim = validation.check_int("latent_dim", latent_dim, minimum=1)

@@ -63,10 +63,10 @@ class Objective:
     def kl_weight(self, step):
         """The KL weight at optimizer step `step`, a float32 tensor.
 
-        Example:
+        Examples:
 
-        >>> float(ELBO(beta=2.0, warmup_steps=100).kl_weight(50))
-        1.0
+            >>> float(ELBO(beta=2.0, warmup_steps=100).kl_weight(50))
+            1.0
         """
         if not self.warmup_steps:
             return tf.constant(self.beta, tf.float32)
@@ -104,10 +104,10 @@ class ELBO(Objective):
         **kwargs: `beta`, `warmup_steps`, `schedule`, `cycle_steps`, `num_samples` (see
             `Objective`).
 
-    Example:
+    Examples:
 
-    >>> ELBO(beta=4.0).beta
-    4.0
+        >>> ELBO(beta=4.0).beta
+        4.0
     """
 
     alias = "elbo"
@@ -147,10 +147,10 @@ class IWAE(Objective):
         num_samples: k, the draws per example (1 is the ELBO without free bits).
         **kwargs: `beta`, `warmup_steps`, `schedule`, `cycle_steps` (see `Objective`).
 
-    Example:
+    Examples:
 
-    >>> IWAE(num_samples=5).num_samples
-    5
+        >>> IWAE(num_samples=5).num_samples
+        5
     """
 
     alias = "iwae"
@@ -186,10 +186,10 @@ def free_bits_kl(kl_dims, free_bits):
     example's, a variant that keeps the objective a per-example sum, so it averages
     the same way on one device and on many replicas.
 
-    Example:
+    Examples:
 
-    >>> free_bits_kl(tf.constant([[0.1, 2.0]]), 1.0).numpy().tolist()
-    [3.0]
+        >>> free_bits_kl(tf.constant([[0.1, 2.0]]), 1.0).numpy().tolist()
+        [3.0]
     """
     if not free_bits:
         return tf.reduce_sum(kl_dims, axis=-1)
@@ -205,9 +205,9 @@ def iwae_bound(log_weights):
 def get(identifier, **kwargs):
     """An objective from its alias (`"elbo"`, `"iwae"`), config or itself.
 
-    Example:
+    Examples:
 
-    >>> get("iwae", num_samples=5).num_samples
-    5
+        >>> get("iwae", num_samples=5).num_samples
+        5
     """
     return parts.get(identifier, Objective, "objective", **kwargs)

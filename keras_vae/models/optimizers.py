@@ -26,10 +26,10 @@ def adam(learning_rate=1e-3, schedule="constant", decay_steps=None):
             rate stays at 0 after it (e.g. for the repeated part of an epoch that a
             mid-epoch resume runs again).
 
-    Example:
+    Examples:
 
-    >>> round(float(adam(1e-3, "cosine", decay_steps=100).learning_rate), 6)
-    0.001
+        >>> round(float(adam(1e-3, "cosine", decay_steps=100).learning_rate), 6)
+        0.001
     """
     validation.check_float("learning_rate", learning_rate, positive=True)
     validation.check_choice("schedule", schedule, SCHEDULES)

@@ -36,10 +36,10 @@ def get(identifier, base, argument, **kwargs):
     Returns:
         An instance of `base`.
 
-    Example:
+    Examples:
 
-    >>> get("iaf", posteriors.Posterior, "posterior", steps=4).steps
-    4
+        >>> get("iaf", posteriors.Posterior, "posterior", steps=4).steps
+        4
     """
     choices = registered(base)
     if isinstance(identifier, base) and not kwargs:

@@ -86,12 +86,12 @@ class Posterior(keras.layers.Layer):
 class DiagonalGaussian(Posterior):
     """q(z|x) = N(mu, diag(sigma^2)), mu and log sigma^2 from the encoder (Kingma & Welling).
 
-    Example:
+    Examples:
 
-    >>> q = DiagonalGaussian()
-    >>> params = PosteriorParameters(tf.zeros([2, 3]), tf.zeros([2, 3]), None)
-    >>> q.sample(params, tf.ones([2, 3])).z.numpy().tolist()
-    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+        >>> q = DiagonalGaussian()
+        >>> params = PosteriorParameters(tf.zeros([2, 3]), tf.zeros([2, 3]), None)
+        >>> q.sample(params, tf.ones([2, 3])).z.numpy().tolist()
+        [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
     alias = "gaussian"
@@ -130,13 +130,13 @@ class InverseAutoregressiveFlow(Posterior):
         units: the hidden widths of each step's MADE network; the default encoders give
             a context h of width `units[0]`.
 
-    Example:
+    Examples:
 
-    >>> q = InverseAutoregressiveFlow(steps=2, units=(8,))
-    >>> q.build((None, 3), (None, 4))
-    >>> params = PosteriorParameters(tf.zeros([5, 3]), tf.zeros([5, 3]), tf.zeros([5, 4]))
-    >>> q.sample(params, tf.zeros([5, 3])).log_q.shape
-    TensorShape([5])
+        >>> q = InverseAutoregressiveFlow(steps=2, units=(8,))
+        >>> q.build((None, 3), (None, 4))
+        >>> params = PosteriorParameters(tf.zeros([5, 3]), tf.zeros([5, 3]), tf.zeros([5, 4]))
+        >>> q.sample(params, tf.zeros([5, 3])).log_q.shape
+        TensorShape([5])
     """
 
     alias = "iaf"
@@ -208,9 +208,9 @@ class InverseAutoregressiveFlow(Posterior):
 def get(identifier, **kwargs):
     """A posterior from its alias (`"gaussian"`, `"iaf"`), config or itself.
 
-    Example:
+    Examples:
 
-    >>> get("iaf", steps=1).steps
-    1
+        >>> get("iaf", steps=1).steps
+        1
     """
     return parts.get(identifier, Posterior, "posterior", **kwargs)

@@ -99,10 +99,10 @@ PRESETS = {
 def get(name):
     """A deep copy of preset `name`: one flat dict of settings.
 
-    Example:
+    Examples:
 
-    >>> get("mnist")["model"], get("mnist")["posterior"]
-    ('VAE', 'iaf')
+        >>> get("mnist")["model"], get("mnist")["posterior"]
+        ('VAE', 'iaf')
     """
     validation.check_choice("name", name, sorted(PRESETS))
     return copy.deepcopy(PRESETS[name])

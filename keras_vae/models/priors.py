@@ -59,12 +59,12 @@ class Prior(keras.layers.Layer):
 class StandardNormal(Prior):
     """p(z) = N(0, I), the usual VAE prior; its KL to a diagonal Gaussian is a closed form.
 
-    Example:
+    Examples:
 
-    >>> prior = StandardNormal()
-    >>> prior.build((None, 2))
-    >>> float(prior.log_prob(tf.zeros([1, 2]))[0])  # -log(2 pi)
-    -1.8378770351409912
+        >>> prior = StandardNormal()
+        >>> prior.build((None, 2))
+        >>> float(prior.log_prob(tf.zeros([1, 2]))[0])  # -log(2 pi)
+        -1.8378770351409912
     """
 
     alias = "standard_normal"
@@ -89,10 +89,10 @@ class StandardNormal(Prior):
 def get(identifier, **kwargs):
     """A prior from its alias (`"standard_normal"`, or a registered one), config or itself.
 
-    Example:
+    Examples:
 
-    >>> isinstance(get("standard_normal"), StandardNormal)
-    True
+        >>> isinstance(get("standard_normal"), StandardNormal)
+        True
     """
     return parts.get(identifier, Prior, "prior", **kwargs)
 

@@ -59,25 +59,32 @@ SETTINGS = (
 )
 
 
-def build(recipe, data_shape, *, dtype=None):
+def build(recipe, data_shape, *, dtype=None, networks=None):
     """A model for data of `data_shape` from `recipe` (settings not about the model are ignored).
 
-    Example:
+    With `networks` ({"encoder": ..., "decoder": ...}, and "classifier" for a family with
+    classes), the recipe's parts go with your networks instead of the default ones, and
+    its architecture settings are ignored.
 
-    >>> build({"latent_dim": 2, "beta": 4.0}, (28, 28, 1)).objective.beta
-    4.0
+    Examples:
+
+        >>> build({"latent_dim": 2, "beta": 4.0}, (28, 28, 1)).objective.beta
+        4.0
     """
     recipe = {k: v for k, v in recipe.items() if k in SETTINGS and v is not None}
     family = model_class(recipe.get("model"))
     made = {kind: make_part(kind, recipe, data_shape) for kind in PARTS}
     architecture = {k: recipe[k] for k in ARCHITECTURE if k in recipe}
     own = {k: recipe[k] for k in MODEL if k in recipe}
-    accepted = _arguments(family.from_shape) | _arguments(family.__init__)
+    accepted = _accepted(family, "__init__") | _accepted(family, "from_shape")
     for name in own:
         if name not in accepted:
             raise validation.invalid(
                 name, f"None for a {family.__name__}, which takes no {name}", own[name]
             )
+    if networks:
+        own.pop("latent_dim", None)  # the networks say it
+        return family(**networks, **made, **own, dtype=dtype)
     return family.from_shape(data_shape, architecture=architecture, dtype=dtype, **made, **own)
 
 
@@ -91,9 +98,7 @@ def make_part(kind, recipe, data_shape):
     if name not in choices:
         return parts.get(name, base, kind)  # the package's error, listing the choices
     given = {arg: recipe[setting] for setting, arg in arguments.items() if setting in recipe}
-    accepted = set().union(
-        *(_arguments(c.__init__) for c in choices[name].__mro__ if "__init__" in c.__dict__)
-    )
+    accepted = _accepted(choices[name], "__init__")
     for setting, arg in arguments.items():
         if setting in recipe and arg not in accepted:
             raise validation.invalid(
@@ -116,8 +121,7 @@ def families():
 def model_class(name):
     """The model family `name` names (`"VAE"`, `"ConditionalVAE"`, or a registered
     `"package>Class"`), default `VAE`."""
-    name = name or "VAE"
-    return families().get(name) or resolve_class(name)
+    return resolve_class(name or "VAE")
 
 
 def resolve_class(name):
@@ -134,5 +138,10 @@ def resolve_class(name):
     return registered
 
 
-def _arguments(function):
-    return set(inspect.signature(function).parameters)
+def _accepted(cls, method):
+    """The named arguments `cls.method` takes, through the **kwargs it passes up its bases."""
+    names = set()
+    for base in cls.__mro__:
+        if method in base.__dict__:
+            names |= set(inspect.signature(getattr(base, method)).parameters)
+    return names

@@ -43,15 +43,15 @@ class VAE(LatentVariableModel):
         legacy_weight_paths: set by `from_config` for a flow model saved by keras-vae 0.2,
             whose flow weights its file holds under `flow/`.
 
-    Example:
+    Examples:
 
-    >>> encoder = keras.Sequential([keras.Input((30,)), keras.layers.Dense(64, "relu"),
-    ...                             keras.layers.Dense(2 * 4)])
-    >>> decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, "relu"),
-    ...                             keras.layers.Dense(30)])
-    >>> model = VAE(encoder, decoder, objective=objectives.ELBO(beta=0.5))
-    >>> model.sample(2, seed=1).shape
-    TensorShape([2, 30])
+        >>> encoder = keras.Sequential([keras.Input((30,)), keras.layers.Dense(64, "relu"),
+        ...                             keras.layers.Dense(2 * 4)])
+        >>> decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, "relu"),
+        ...                             keras.layers.Dense(30)])
+        >>> model = VAE(encoder, decoder, objective=objectives.ELBO(beta=0.5))
+        >>> model.sample(2, seed=1).shape
+        TensorShape([2, 30])
     """
 
     loss_names = ("reconstruction_loss", "kl_loss")
@@ -123,10 +123,10 @@ class VAE(LatentVariableModel):
                 `"mixed_bfloat16"`; heads, likelihood and loss stay float32.
             **kwargs: the constructor's other arguments (prior, objective, seed, ...).
 
-        Example:
+        Examples:
 
-        >>> VAE.from_shape((28, 28, 1), latent_dim=2).encoder.output_shape
-        [(None, 2), (None, 2)]
+            >>> VAE.from_shape((28, 28, 1), latent_dim=2).encoder.output_shape
+            [(None, 2), (None, 2)]
         """
         input_shape = validation.check_widths("input_shape", input_shape)
         likelihood = likelihoods.get(likelihood or likelihoods.default_for(input_shape))

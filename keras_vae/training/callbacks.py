@@ -61,11 +61,11 @@ class RunBackup(keras.callbacks.Callback):
         save_freq: `"epoch"`, or an int: also back up every that many steps (a resume
             then redoes the interrupted epoch from the last backup's weights).
 
-    Example:
+    Examples:
 
-    >>> backup = RunBackup("run/backup", history_path="run/history.csv")
-    >>> initial_epoch = backup.restore(model)
-    >>> model.fit(train, epochs=10, initial_epoch=initial_epoch, callbacks=[backup])
+        >>> backup = RunBackup("run/backup", history_path="run/history.csv")
+        >>> initial_epoch = backup.restore(model)
+        >>> model.fit(train, epochs=10, initial_epoch=initial_epoch, callbacks=[backup])
     """
 
     def __init__(self, backup_dir, history_path=None, save_freq="epoch"):

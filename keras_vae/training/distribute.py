@@ -35,11 +35,11 @@ def strategy(name="auto", peer_timeout=None):
     Returns:
         A `tf.distribute.Strategy`; build and compile the model in its `scope()`.
 
-    Example:
+    Examples:
 
-    >>> with strategy("auto").scope():
-    ...     model = keras_vae.VAE()
-    ...     model.compile(optimizer="adam")
+        >>> with strategy("auto").scope():
+        ...     model = keras_vae.VAE()
+        ...     model.compile(optimizer="adam")
     """
     validation.check_choice("name", name, STRATEGIES)
     if name == "auto":

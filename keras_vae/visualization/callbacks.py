@@ -41,10 +41,10 @@ class ReconstructionGrid(ImageCallback):
         columns: images per row.
         **kwargs: `image_dir`, `log_dir`, `every_n_epochs`, `name`, `show` (see `ImageCallback`).
 
-    Example:
+    Examples:
 
-    >>> callback = ReconstructionGrid(val_images[:16], image_dir="run/images")
-    >>> model.fit(train, epochs=10, callbacks=[callback])
+        >>> callback = ReconstructionGrid(val_images[:16], image_dir="run/images")
+        >>> model.fit(train, epochs=10, callbacks=[callback])
     """
 
     default_name = "reconstructions"
@@ -66,9 +66,9 @@ class PriorSamples(ImageCallback):
         seed: seed of the draws (a stateless seed: training's randomness is untouched).
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> model.fit(train, epochs=10, callbacks=[PriorSamples(64, log_dir="run/logs")])
+        >>> model.fit(train, epochs=10, callbacks=[PriorSamples(64, log_dir="run/logs")])
     """
 
     default_name = "prior_samples"
@@ -93,9 +93,9 @@ class LatentManifold(ImageCallback):
         images: held-out images, needed for `dims="active"` only.
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> model.fit(train, epochs=10, callbacks=[LatentManifold(grid=20, image_dir="images")])
+        >>> model.fit(train, epochs=10, callbacks=[LatentManifold(grid=20, image_dir="images")])
     """
 
     default_name = "manifold"
@@ -140,9 +140,9 @@ class LatentScatter(ImageCallback):
         label_names: optional class names, indexed by label.
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> LatentScatter(test_images, labels=test_labels, image_dir="images")
+        >>> LatentScatter(test_images, labels=test_labels, image_dir="images")
     """
 
     default_name = "latent_scatter"
@@ -171,9 +171,9 @@ class Interpolation(ImageCallback):
         spherical: also draw the spherical (slerp) path under each line.
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> Interpolation(val_images[:4], val_images[4:8], steps=10, image_dir="images")
+        >>> Interpolation(val_images[:4], val_images[4:8], steps=10, image_dir="images")
     """
 
     default_name = "interpolation"
@@ -203,9 +203,9 @@ class LatentTraversal(ImageCallback):
         steps: images per row.
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> LatentTraversal(val_images[0], dims=range(8), span=3, image_dir="images")
+        >>> LatentTraversal(val_images[0], dims=range(8), span=3, image_dir="images")
     """
 
     default_name = "traversal"
@@ -236,9 +236,9 @@ class ClassSamples(ImageCallback):
         seed: seed of the draws (a stateless seed: training's randomness is untouched).
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> model.fit(train, epochs=10, callbacks=[ClassSamples(styles=8, image_dir="images")])
+        >>> model.fit(train, epochs=10, callbacks=[ClassSamples(styles=8, image_dir="images")])
     """
 
     default_name = "class_samples"
@@ -262,9 +262,9 @@ class Analogies(ImageCallback):
         labels: their classes (N,), or None for the classifier's guesses at each drawing.
         **kwargs: as in `ImageCallback`.
 
-    Example:
+    Examples:
 
-    >>> Analogies(val_images[:8], labels=val_labels[:8], image_dir="images")
+        >>> Analogies(val_images[:8], labels=val_labels[:8], image_dir="images")
     """
 
     default_name = "analogies"
@@ -312,10 +312,11 @@ def default_callbacks(
         list of callbacks `[ReconstructionGrid, PriorSamples, LatentManifold]`, or
         `[ReconstructionGrid, ClassSamples, Analogies]` for a conditional model.
 
-    Example:
+    Examples:
 
-    >>> callbacks = default_callbacks(val, image_dir="run/images", log_dir="run/logs", model=model)
-    >>> model.fit(train, epochs=10, callbacks=callbacks)
+        >>> where = dict(image_dir="run/images", log_dir="run/logs")
+        >>> callbacks = default_callbacks(val, model=model, **where)
+        >>> model.fit(train, epochs=10, callbacks=callbacks)
     """
     images, found = _first_images(images, 128)
     where = {"image_dir": image_dir, "log_dir": log_dir, "every_n_epochs": every_n_epochs}

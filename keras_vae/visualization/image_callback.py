@@ -29,12 +29,13 @@ class ImageCallback(keras.callbacks.Callback):
         name: file prefix and TensorBoard tag (default: the class's `default_name`).
         show: display each image inline (in a notebook, via IPython).
 
-    Example:
+    Examples:
 
-    >>> class Means(ImageCallback):
-    ...     def render(self):
-    ...         return plotting.image_grid(self.model.decode(np.zeros((1, self.model.latent_dim))))
-    >>> model.fit(train, epochs=3, callbacks=[Means(image_dir="images", name="origin")])
+        >>> class Means(ImageCallback):
+        ...     def render(self):
+        ...         z = np.zeros((1, self.model.latent_dim))
+        ...         return plotting.image_grid(self.model.decode(z))
+        >>> model.fit(train, epochs=3, callbacks=[Means(image_dir="images", name="origin")])
     """
 
     default_name = "images"
@@ -97,10 +98,10 @@ class ImageCallback(keras.callbacks.Callback):
 def write_image_summary(writer, tag, image, step):
     """Writes one uint8 image (H, W, C) as a TensorBoard image summary, and flushes.
 
-    Example:
+    Examples:
 
-    >>> writer = tf.summary.create_file_writer("logs/images")
-    >>> write_image_summary(writer, "grid", grid, step=0)
+        >>> writer = tf.summary.create_file_writer("logs/images")
+        >>> write_image_summary(writer, "grid", grid, step=0)
     """
     with writer.as_default():
         tf.summary.image(tag, np.asarray(image)[None], step=step)

@@ -20,10 +20,10 @@ def image_grid(images, columns=None, padding=1):
     Returns:
         uint8 array (rows * (H + padding) - padding, columns * (W + padding) - padding, C).
 
-    Example:
+    Examples:
 
-    >>> image_grid(np.zeros([6, 28, 28, 1]), columns=3).shape
-    (57, 86, 1)
+        >>> image_grid(np.zeros([6, 28, 28, 1]), columns=3).shape
+        (57, 86, 1)
     """
     images = validation.check_images("images", images)
     n, height, width, channels = images.shape
@@ -54,10 +54,10 @@ def encode_png(image, compress_level=6):
         compress_level: zlib level 0-9; 1 is about three times faster than 6 and makes
             files about 1.5 times larger.
 
-    Example:
+    Examples:
 
-    >>> encode_png(np.zeros((28, 28, 1), np.uint8))[:4]
-    b'\\x89PNG'
+        >>> encode_png(np.zeros((28, 28, 1), np.uint8))[:4]
+        b'\\x89PNG'
     """
     import io
 
@@ -77,10 +77,10 @@ def encode_png(image, compress_level=6):
 def tile_rows(rows, padding=1):
     """Tiles images (R, K, H, W, C) into one uint8 image with R rows of K images.
 
-    Example:
+    Examples:
 
-    >>> tile_rows(np.zeros([2, 5, 28, 28, 1])).shape
-    (57, 144, 1)
+        >>> tile_rows(np.zeros([2, 5, 28, 28, 1])).shape
+        (57, 144, 1)
     """
     rows = np.asarray(rows, np.float32)
     if rows.ndim != 5:
@@ -100,9 +100,9 @@ def show(image, title=None, scale=2.0):
         a `matplotlib.figure.Figure` (not registered with pyplot): a notebook cell that
         ends with it displays it.
 
-    Example:
+    Examples:
 
-    >>> show(manifold(model), title="manifold")
+        >>> show(manifold(model), title="manifold")
     """
     from matplotlib.figure import Figure
 

@@ -33,10 +33,10 @@ def encode_mean(model, images, labels=None):
     Returns:
         float32 array (N, latent_dim).
 
-    Example:
+    Examples:
 
-    >>> encode_mean(model, images[:4]).shape
-    (4, 16)
+        >>> encode_mean(model, images[:4]).shape
+        (4, 16)
     """
     images = validation.check_array("images", images)
     labels = _per_example(labels, len(images))
@@ -60,10 +60,10 @@ def decode(model, z, labels=None):
     Returns:
         float32 array of images in [0, 1] with the leading axes of `z`.
 
-    Example:
+    Examples:
 
-    >>> decode(model, np.zeros((2, 3, 16))).shape
-    (2, 3, 28, 28, 1)
+        >>> decode(model, np.zeros((2, 3, 16))).shape
+        (2, 3, 28, 28, 1)
     """
     z = np.asarray(z, np.float32)
     if z.ndim < 1 or z.shape[-1] != model.latent_dim:
@@ -89,18 +89,16 @@ def decode(model, z, labels=None):
 
 def check_classes(model, what, needed=True):
     """Raises the package's ValueError unless `model` has classes (or, `needed=False`, has none)."""
-    if (model.num_classes is not None) != needed:
-        expected = (
-            "a model with classes (e.g. a keras_vae.ConditionalVAE)"
-            if needed
-            else ("a model without classes (for a model with classes: ClassSamples, Analogies)")
-        )
-        has = "with" if model.num_classes is not None else "without"
-        raise validation.invalid(
-            "model",
-            f"{expected} for {what}",
-            validation.Described(f"a {type(model).__name__} {has} classes"),
-        )
+    if (model.num_classes is not None) == needed:
+        return
+    if needed:
+        expected = f"a model with classes (e.g. a keras_vae.ConditionalVAE) for {what}"
+    else:
+        expected = f"a model without classes for {what} (with classes: ClassSamples, Analogies)"
+    has = "with" if model.num_classes is not None else "without"
+    raise validation.invalid(
+        "model", expected, validation.Described(f"a {type(model).__name__} {has} classes")
+    )
 
 
 def predict_classes(model, images):
@@ -140,10 +138,10 @@ def interpolate_latents(z_a, z_b, steps=10, spherical=False):
     Returns:
         float32 array (..., steps, latent_dim).
 
-    Example:
+    Examples:
 
-    >>> interpolate_latents(np.zeros(2), np.ones(2), steps=3)[:, 0]
-    array([0. , 0.5, 1. ], dtype=float32)
+        >>> interpolate_latents(np.zeros(2), np.ones(2), steps=3)[:, 0]
+        array([0. , 0.5, 1. ], dtype=float32)
     """
     check_int("steps", steps, minimum=2)
     z_a, z_b = np.asarray(z_a, np.float64), np.asarray(z_b, np.float64)
@@ -175,10 +173,10 @@ def interpolate(model, a, b, steps=10, spherical=False):
     Returns:
         float32 images (steps, H, W, C) for single images, (N, steps, H, W, C) for batches.
 
-    Example:
+    Examples:
 
-    >>> interpolate(model, images[0], images[1], steps=8).shape
-    (8, 28, 28, 1)
+        >>> interpolate(model, images[0], images[1], steps=8).shape
+        (8, 28, 28, 1)
     """
     single = np.ndim(a) == 3
     z_a = encode_mean(model, a[None] if single else a)
@@ -200,9 +198,9 @@ def attribute_vector(model, with_attr, without_attr):
     Returns:
         float32 array (latent_dim,).
 
-    Example:
+    Examples:
 
-    >>> bigger = attribute_vector(model, images[scale > 0.7], images[scale < 0.5])
+        >>> bigger = attribute_vector(model, images[scale > 0.7], images[scale < 0.5])
     """
     return (
         encode_mean(model, with_attr).mean(axis=0) - encode_mean(model, without_attr).mean(axis=0)
@@ -221,10 +219,10 @@ def apply_attribute(model, images, vector, strengths=(-2, -1, 0, 1, 2)):
     Returns:
         float32 images (N, len(strengths), H, W, C).
 
-    Example:
+    Examples:
 
-    >>> apply_attribute(model, images[:3], bigger, strengths=[0, 1]).shape
-    (3, 2, 28, 28, 1)
+        >>> apply_attribute(model, images[:3], bigger, strengths=[0, 1]).shape
+        (3, 2, 28, 28, 1)
     """
     vector = np.asarray(vector, np.float32)
     if vector.shape != (model.latent_dim,):
@@ -249,11 +247,11 @@ def nearest_neighbors(model, queries, pool, k=5):
         `(indices, distances)`: int arrays (Q, k) into `pool` and float32 (Q, k),
         nearest first.
 
-    Example:
+    Examples:
 
-    >>> indices, distances = nearest_neighbors(model, images[:2], images[2:], k=3)
-    >>> indices.shape
-    (2, 3)
+        >>> indices, distances = nearest_neighbors(model, images[:2], images[2:], k=3)
+        >>> indices.shape
+        (2, 3)
     """
     check_int("k", k, minimum=1)
     if k > len(pool):
@@ -284,10 +282,10 @@ def manifold_latents(latent_dim, grid=20, dims=(0, 1)):
     Returns:
         float32 array (grid, grid, latent_dim): row 0 is the top row of the picture.
 
-    Example:
+    Examples:
 
-    >>> manifold_latents(2, grid=3)[1, 1]
-    array([0., 0.], dtype=float32)
+        >>> manifold_latents(2, grid=3)[1, 1]
+        array([0., 0.], dtype=float32)
     """
     check_int("grid", grid, minimum=2)
     dims = check_dims(dims, latent_dim, count=2)
@@ -312,10 +310,10 @@ def traversal_latents(z, dims, span=3.0, steps=9):
     Returns:
         float32 array (len(dims), steps, latent_dim).
 
-    Example:
+    Examples:
 
-    >>> traversal_latents(np.zeros(4), dims=[1, 3], steps=5).shape
-    (2, 5, 4)
+        >>> traversal_latents(np.zeros(4), dims=[1, 3], steps=5).shape
+        (2, 5, 4)
     """
     z = np.asarray(z, np.float32)
     dims = check_dims(dims, z.shape[-1])
@@ -341,10 +339,10 @@ def active_dims(model, images, count=2):
     Returns:
         tuple of `count` ints.
 
-    Example:
+    Examples:
 
-    >>> active_dims(model, images[:256])
-    (3, 11)
+        >>> active_dims(model, images[:256])
+        (3, 11)
     """
     check_int("count", count, minimum=1)
     if count > model.latent_dim:
@@ -363,9 +361,9 @@ def project_2d(z):
         `(points, explained)`: float32 array (N, 2) (a zero column pads a 1-D latent) and
         the fraction of the variance the two axes explain (1.0 without PCA).
 
-    Example:
+    Examples:
 
-    >>> points, explained = project_2d(np.random.normal(size=(100, 16)))
+        >>> points, explained = project_2d(np.random.normal(size=(100, 16)))
     """
     z = np.asarray(z, np.float64)
     if z.ndim != 2 or len(z) == 0:

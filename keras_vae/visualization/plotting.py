@@ -53,10 +53,10 @@ def reconstruction_grid(model, images, columns=8):
     Returns:
         uint8 image (see `image_grid`); a short last row is padded with black.
 
-    Example:
+    Examples:
 
-    >>> reconstruction_grid(model, images[:16]).shape
-    (115, 231, 1)
+        >>> reconstruction_grid(model, images[:16]).shape
+        (115, 231, 1)
     """
     images = np.asarray(images, np.float32)
     recon = np.concatenate(
@@ -76,10 +76,10 @@ def reconstruction_grid(model, images, columns=8):
 def decoded_grid(model, z, columns=None):
     """Decodes latent vectors (N, latent_dim) and tiles the images.
 
-    Example:
+    Examples:
 
-    >>> decoded_grid(model, np.zeros((64, model.latent_dim))).shape
-    (231, 231, 1)
+        >>> decoded_grid(model, np.zeros((64, model.latent_dim))).shape
+        (231, 231, 1)
     """
     return image_grid(latent.decode(model, z), columns=columns)
 
@@ -87,10 +87,10 @@ def decoded_grid(model, z, columns=None):
 def sample_grid(model, n=64, seed=0, columns=None):
     """`model.sample(n, seed=seed)` tiled: draws from the model's prior, the same for a seed.
 
-    Example:
+    Examples:
 
-    >>> sample_grid(model, 64).shape
-    (231, 231, 1)
+        >>> sample_grid(model, 64).shape
+        (231, 231, 1)
     """
     validation.check_int("n", n, minimum=1)
     return image_grid(np.asarray(model.sample(n, seed=seed)), columns=columns)
@@ -107,10 +107,10 @@ def manifold(model, grid=20, dims=(0, 1)):
     Returns:
         uint8 image (grid * H, grid * W, C).
 
-    Example:
+    Examples:
 
-    >>> manifold(model, grid=20).shape
-    (560, 560, 1)
+        >>> manifold(model, grid=20).shape
+        (560, 560, 1)
     """
     z = latent.manifold_latents(model.latent_dim, grid, dims)
     return tile_rows(latent.decode(model, z), padding=0)
@@ -129,10 +129,10 @@ def interpolation_grid(model, a, b, steps=10, spherical=False):
     Returns:
         uint8 image.
 
-    Example:
+    Examples:
 
-    >>> interpolation_grid(model, images[:2], images[2:4], steps=8).shape
-    (57, 231, 1)
+        >>> interpolation_grid(model, images[:2], images[2:4], steps=8).shape
+        (57, 231, 1)
     """
     a, b = (np.asarray(x, np.float32) for x in (a, b))
     a, b = (x[None] if x.ndim == 3 else x for x in (a, b))
@@ -155,10 +155,10 @@ def traversal_grid(model, image, dims=None, span=3.0, steps=9):
     Returns:
         uint8 image.
 
-    Example:
+    Examples:
 
-    >>> traversal_grid(model, images[0], dims=[0, 1, 2]).shape
-    (86, 260, 1)
+        >>> traversal_grid(model, images[0], dims=[0, 1, 2]).shape
+        (86, 260, 1)
     """
     z = latent.encode_mean(model, np.asarray(image, np.float32)[None])[0]
     dims = range(model.latent_dim) if dims is None else dims
@@ -169,10 +169,10 @@ def attribute_grid(model, images, vector, strengths=(-2, -1, 0, 1, 2)):
     """One row per image: decoded z_mean + s * vector for each strength s (see
     `latent.apply_attribute`).
 
-    Example:
+    Examples:
 
-    >>> attribute_grid(model, images[:3], bigger, strengths=[-1, 0, 1]).shape
-    (86, 86, 1)
+        >>> attribute_grid(model, images[:3], bigger, strengths=[-1, 0, 1]).shape
+        (86, 86, 1)
     """
     return tile_rows(latent.apply_attribute(model, images, vector, strengths))
 
@@ -181,10 +181,10 @@ def neighbors_grid(model, queries, pool, k=5):
     """One row per query: the query, then its `k` nearest neighbours from `pool` in
     latent space (see `latent.nearest_neighbors`), nearest first.
 
-    Example:
+    Examples:
 
-    >>> neighbors_grid(model, images[:4], images[4:], k=5).shape
-    (115, 173, 1)
+        >>> neighbors_grid(model, images[:4], images[4:], k=5).shape
+        (115, 173, 1)
     """
     queries, pool = np.asarray(queries, np.float32), np.asarray(pool, np.float32)
     indices, _ = latent.nearest_neighbors(model, queries, pool, k)
@@ -203,10 +203,10 @@ def class_grid(model, styles=8, seed=0):
     Returns:
         uint8 image with `model.num_classes` rows of `styles` images.
 
-    Example:
+    Examples:
 
-    >>> class_grid(model, styles=8).shape  # 10 classes of 28x28 digits
-    (289, 231, 1)
+        >>> class_grid(model, styles=8).shape  # 10 classes of 28x28 digits
+        (289, 231, 1)
     """
     latent.check_classes(model, "class_grid")
     styles = validation.check_int("styles", styles, minimum=1)
@@ -227,10 +227,10 @@ def analogy_grid(model, images, labels=None):
     Returns:
         uint8 image with N rows of 1 + `model.num_classes` images.
 
-    Example:
+    Examples:
 
-    >>> analogy_grid(model, test_images[:8], test_labels[:8]).shape  # 10 classes
-    (231, 318, 1)
+        >>> analogy_grid(model, test_images[:8], test_labels[:8]).shape  # 10 classes
+        (231, 318, 1)
     """
     latent.check_classes(model, "analogy_grid")
     images = validation.check_images("images", images)
@@ -260,10 +260,10 @@ def latent_scatter(model, images, labels=None, label_names=None, size=5.0):
     Returns:
         a `matplotlib.figure.Figure` (not registered with pyplot).
 
-    Example:
+    Examples:
 
-    >>> figure = latent_scatter(model, images, labels=factors["shape"],
-    ...                         label_names=keras_vae.data.shapes.SHAPE_NAMES)
+        >>> figure = latent_scatter(model, images, labels=factors["shape"],
+        ...                         label_names=keras_vae.data.shapes.SHAPE_NAMES)
     """
     from matplotlib.figure import Figure
 

@@ -21,7 +21,7 @@ def main():
     separator = sys.argv.index("--")
     kill_at, log_path, roots = int(sys.argv[1]), sys.argv[2], sys.argv[3:separator]
     roots = [os.path.abspath(root) for root in roots]
-    args = sys.argv[separator + 1:]
+    args = sys.argv[separator + 1 :]
     count = 0
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (open for the process's life)
 

@@ -15,17 +15,44 @@ import zipfile
 DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kill_at_write.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EPOCHS = 2
-TRAIN = ["train", "--num-examples", "128", "--batch-size", "64", "--epochs", str(EPOCHS),
-         "--latent-dim", "2", "--no-images", "--verbose", "0"]  # fmt: skip
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
-       "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")]))}  # fmt: skip
+TRAIN = [
+    "train",
+    "--num-examples",
+    "128",
+    "--batch-size",
+    "64",
+    "--epochs",
+    str(EPOCHS),
+    "--latent-dim",
+    "2",
+    "--no-images",
+    "--verbose",
+    "0",
+]
+ENV = {
+    **os.environ,
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+    "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
+}
 
 
 def run(workdir, kill_at, log_name):
     """Runs the command once under the driver; returns the CompletedProcess."""
     run_dir, export_dir = os.path.join(workdir, "run"), os.path.join(workdir, "export")
-    command = [sys.executable, DRIVER, str(kill_at), os.path.join(workdir, log_name), run_dir,
-               export_dir, "--", *TRAIN, "--out", run_dir, "--export-dir", export_dir]  # fmt: skip
+    command = [
+        sys.executable,
+        DRIVER,
+        str(kill_at),
+        os.path.join(workdir, log_name),
+        run_dir,
+        export_dir,
+        "--",
+        *TRAIN,
+        "--out",
+        run_dir,
+        "--export-dir",
+        export_dir,
+    ]
     return subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=600)
 
 
@@ -68,10 +95,17 @@ def problems(workdir):
         if json.load(f)["epochs"] != EPOCHS:
             found.append("config.json changed")
     versions = sorted(os.listdir(os.path.join(export_dir, "run")))
-    if versions != ["1"] or not os.path.isfile(os.path.join(export_dir, "run", "1", "saved_model.pb")):
+    if versions != ["1"] or not os.path.isfile(
+        os.path.join(export_dir, "run", "1", "saved_model.pb")
+    ):
         found.append(f"export holds {versions}, not one whole version 1")
-    leftovers = [os.path.join(d, n) for top in (run_dir, export_dir) for d, dirs, names in os.walk(top)
-                 for n in dirs + names if n.startswith(".")]  # fmt: skip
+    leftovers = [
+        os.path.join(d, n)
+        for top in (run_dir, export_dir)
+        for d, dirs, names in os.walk(top)
+        for n in dirs + names
+        if n.startswith(".")
+    ]
     if leftovers:
         found.append(f"leftovers: {leftovers}")
     return found
