@@ -159,3 +159,23 @@ def test_discretized_logistic_is_a_normalised_distribution_over_256_levels():
     np.testing.assert_allclose(log_p[1:255], by_hand, atol=1e-3)
     assert np.argmax(log_p) == pytest.approx(255 / (1 + np.exp(-0.3)), abs=1)
     assert lik.mean(params).numpy().item() == pytest.approx(1 / (1 + np.exp(-0.3)))
+
+
+def test_the_posteriors_kl_is_the_closed_form_where_there_is_one_else_per_draw():
+    from keras_vae.models.mixture_prior import MixtureOfGaussians
+
+    rng = np.random.default_rng(3)
+    params = PosteriorParameters(
+        rng.normal(size=(2, 3)).astype("float32"), np.zeros((2, 3), "float32"), None
+    )
+    q = posteriors.DiagonalGaussian()
+    draw = q.sample(params, rng.normal(size=(5, 2, 3)).astype("float32"))
+    closed = q.kl(params, draw, _standard_normal(3)).numpy()
+    np.testing.assert_allclose(
+        closed, 0.5 * np.sum(params.mean**2, axis=-1), rtol=1e-5
+    )  # unit variance
+    mixture = MixtureOfGaussians(2)
+    mixture.build((None, 3))
+    per_draw = q.kl(params, draw, mixture).numpy()
+    assert per_draw.shape == (5, 2)
+    np.testing.assert_allclose(per_draw, draw.neg_entropy - mixture.log_prob(draw.z), rtol=1e-6)

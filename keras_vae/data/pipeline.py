@@ -348,8 +348,8 @@ def _checked_array(x):
         raise validation.invalid("x.shape", expected, shape)
     if x.ndim == 3 and np.all((x >= 0) & (x <= 1)):
         warnings.warn(
-            f"A float array of shape {shape} is taken as sequences (N, T, C), as since 0.2; "
-            "for grey images give it a channel axis, x[..., None].",
+            f"A float array of shape {shape} in [0, 1] is taken as sequences (N, T, C); "
+            "if they are grey images, give them a channel axis: x[..., None].",
             UserWarning,
             stacklevel=3,
         )

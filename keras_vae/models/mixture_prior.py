@@ -4,7 +4,7 @@ A standard normal prior leaves "holes": regions it gives mass that no encoding r
 whose samples decode to blobs. A learned mixture can follow the aggregate posterior
 instead (as the VampPrior does, Tomczak & Welling 2018, with its components tied to the
 encoder). Its KL to the posterior has no closed form: the model estimates it from the
-posterior's draws (`keras_vae.models.objectives.kl_estimate`), and free bits, which need a
+posterior's draws (`keras_vae.models.posteriors.Posterior.kl`), and free bits, which need a
 per-dim KL, are refused with it.
 
 This file is the whole of the family: `VAE(encoder, decoder, prior="mixture")`, or

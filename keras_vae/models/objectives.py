@@ -160,25 +160,6 @@ class IWAE(Objective):
         return -iwae_bound(terms.log_px + self.kl_weight(step) * log_ratio)
 
 
-def kl_estimate(posterior, prior, params, draw, num_draws):
-    """(KL per draw, KL per dim or None) of q(z|x) to p(z) for `num_draws` draws per example
-    of `params` (batch,), laid out sample-major: (num_draws * batch,).
-
-    The closed form summed over dims where there is one (a diagonal Gaussian and N(0, I)),
-    else E[log q] - log p(z) with E[log q] = `draw.neg_entropy`, which is exact for a
-    Gaussian's entropy and, for a flow, -H(q0) - log |det|: unbiased, without the noise of
-    log q0(z0) (about 4 nats per example at 32 dims), and free of q0's mean. The
-    Rao-Blackwellised alternative for a flow, KL(q0 || p) in closed form plus
-    log p(z0) - log p(z) - log |det|, is quieter near the identity, but its noise grows
-    as |mu| * sigma once the flow moves z away from z0: a 4-step flow drifted there and its
-    logged KL swung between -37,000 and +15,000 (benchmarks/RESULTS.md).
-    """
-    kl_dims = posterior.kl_per_dim(params, prior)
-    if kl_dims is not None:
-        return tf.tile(tf.reduce_sum(kl_dims, axis=-1), [num_draws]), kl_dims
-    return draw.neg_entropy - prior.log_prob(draw.z), None
-
-
 def free_bits_kl(kl_dims, free_bits):
     """Sum over dims of max(KL_d, free_bits): each dim's KL floored.
 

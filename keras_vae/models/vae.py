@@ -238,7 +238,10 @@ class VAE(LatentVariableModel):
         x_rows = tf.tile(tf.cast(x, tf.float32), [k] + [1] * len(self.data_shape))
         log_px = self.likelihood.log_prob(decoded, x_rows)
         log_pz = self.prior.log_prob(draw.z)
-        kl, kl_dims = objectives.kl_estimate(self.posterior, self.prior, params, draw, k)
+        kl_dims = self.posterior.kl_per_dim(params, self.prior)
+        kl = self.posterior.kl(params, draw, self.prior)
+        if kl_dims is not None:  # the closed form, one per example: the same for each draw
+            kl = tf.tile(kl, [k])
         by_draw = [tf.reshape(t, [k, -1]) for t in (log_px, log_pz, draw.log_q, kl)]
         kl_example = (
             tf.reduce_sum(kl_dims, axis=-1)
