@@ -87,7 +87,7 @@ def main():
             evaluate.log_likelihood, model, test[: args.screen_images], **kwargs
         )
         timings[(batch_size, budget)] = cpu  # robust to other load, unlike wall time
-        chunk = evaluate._chunk_size(model, batch_size, args.num_samples, budget)
+        chunk = evaluate.likelihood.chunk_size(model, batch_size, args.num_samples, budget)
         print(
             f"screen: batch_size={batch_size:4d} memory_budget_mb={budget:5g} (chunk {chunk:3d} "
             f"samples, decoder batch {batch_size * chunk:5d}): {seconds:6.1f} s on "

@@ -36,7 +36,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import files, validation
+from keras_vae import backend, files, validation
 from keras_vae.models.base import check_model
 
 QUANTIZATIONS = (None, "float16", "dynamic_int8")
@@ -63,6 +63,7 @@ def saved_model(model, base_dir, version=None):
         >>> path = saved_model(model, "saved_models/shapes")   # saved_models/shapes/1
         >>> tf.saved_model.load(path).signatures["decode"](z=tf.zeros([1, 16]))["images"]
     """
+    backend.require_tensorflow("keras_vae.export.saved_model", backend.EXPORT_WAY_OUT)
     check_model(model)
     base_dir = os.path.abspath(os.fspath(base_dir))
     _make_dirs(base_dir)
@@ -101,6 +102,7 @@ def publish(model, base_dir, version=None, tflite_files=False, quantization=None
     Returns:
         (SavedModel version path, dict of TFLite paths or None).
     """
+    backend.require_tensorflow("keras_vae.export.publish", backend.EXPORT_WAY_OUT)
     base_dir = os.path.abspath(os.fspath(base_dir))
     _make_dirs(base_dir)
     files.remove_leftovers(base_dir, dirs_named=None)  # e.g. a half-written pending record
@@ -147,6 +149,7 @@ def tflite(model, out_dir, quantization=None):
     Returns:
         dict `{"encoder": path, "decoder": path}` (and `"classifier"`).
     """
+    backend.require_tensorflow("keras_vae.export.tflite", backend.EXPORT_WAY_OUT)
     check_model(model)
     validation.check_choice("quantization", quantization, QUANTIZATIONS)
     out_dir = os.path.abspath(os.fspath(out_dir))

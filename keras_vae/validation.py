@@ -98,11 +98,10 @@ def describe(data_shape):
 
 def check_float_dtype(name, dtype):
     """Raises for integer or boolean data: the model wants floats (images scaled to [0, 1])."""
-    floating = getattr(dtype, "is_floating", None)  # a TensorFlow dtype, bfloat16 included
-    dtype_name = getattr(dtype, "name", str(dtype))
-    if floating is None:
-        floating = np.issubdtype(np.dtype(dtype), np.floating)
-    if not floating:
+    import keras
+
+    dtype_name = keras.backend.standardize_dtype(dtype)
+    if not (dtype_name.startswith("float") or dtype_name == "bfloat16"):
         raise invalid(
             f"{name}.dtype",
             "floats (integer images: divide by 255, or load them with keras_vae.data)",
@@ -161,6 +160,30 @@ def check_images(name, images):
             images.shape,
         )
     return images
+
+
+def is_dataset(data):
+    """Whether `data` is a `tf.data.Dataset` (without importing TensorFlow for other data)."""
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(data, tf.data.Dataset)
+
+
+def checked_dataset(dataset, unit_interval, num_classes=None):
+    """`dataset` with the checks of `assert_valid_batch` (and of the labels) in its pipeline:
+    where the model's step cannot hold in-graph checks (JAX, PyTorch), tf.data, which
+    feeds every backend, holds them. A failed check raises in `fit` through
+    `InGraphChecks`, as on TensorFlow."""
+
+    def check(*element):
+        x = assert_valid_batch(element[0], unit_interval)
+        rest = list(element[1:])
+        if num_classes is not None and rest and rest[0].dtype.is_integer:
+            rest[0] = assert_valid_labels(rest[0], num_classes)
+        return (x, *rest) if rest else x
+
+    return dataset.map(check)
 
 
 def check_dataset(name, dataset, data_shape):

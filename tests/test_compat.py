@@ -84,7 +84,9 @@ def test_a_0_2_run_directory_resumes_to_the_weights_0_2_trained(tmp_path, monkey
     got = result["model"].get_weights()
     assert len(got) == len(want)
     for a, b in zip(got, want):
-        np.testing.assert_array_equal(a, b)
+        # 0.3 computes the bound in keras.ops where 0.2 used TFP: the same formulas, whose
+        # float32 rounding may differ in the last bit (seen: 1 weight of 36, by 1.5e-7).
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
     with open(tmp_path / "run" / "history.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     with open(os.path.join(FIXTURES, "run_resumed.json"), encoding="utf-8") as f:

@@ -80,7 +80,7 @@ def test_metrics_are_aggregated_over_replicas(shapes_images, mirrored):
             model = training.build_model(
                 training.TrainConfig(out="unused", latent_dim=4), (28, 28, 1)
             )
-            model.evaluation_noise.call = lambda shape: tf.zeros(shape)
+            model.evaluation_noise.draw = lambda shape: tf.zeros(shape)
         dataset = tf.data.Dataset.from_tensor_slices(images).batch(64)
         results.append(model.evaluate(dataset, verbose=0, return_dict=True))
     for name in ("loss", "reconstruction_loss", "kl_loss"):

@@ -259,7 +259,7 @@ def _train_without_noise(strategy, images, steps, posterior):
     with strategy.scope():
         keras.utils.set_random_seed(0)
         model = small_vae(posterior=posterior)
-        model.noise.call = lambda shape: tf.zeros(shape)  # z = mu: replicas comparable
+        model.noise.draw = lambda shape: tf.zeros(shape)  # z = mu: replicas comparable
         model.compile(optimizer=keras.optimizers.SGD(0.05))
     dataset = tf.data.Dataset.from_tensor_slices(images).batch(32).take(steps)
     model.fit(dataset, epochs=1, verbose=0, shuffle=False)
@@ -312,7 +312,7 @@ def test_float32_updates_equal_the_bare_optimizer(shapes_images):
     for wrap in (True, False):
         keras.utils.set_random_seed(1)
         model = small_vae()
-        model.noise.call = lambda shape: tf.zeros(shape)
+        model.noise.draw = lambda shape: tf.zeros(shape)
         optimizer = keras.optimizers.Adam(1e-3)
         if wrap:
             model.compile(optimizer=optimizer)

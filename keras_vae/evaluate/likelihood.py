@@ -9,17 +9,17 @@ model gives each draw's log-weight (`LatentVariableModel.evidence`), with its ow
 as the proposal (a flow's q(z|x) for `posterior="iaf"`; for a `ConditionalVAE`, the exact
 sum over the classes of p(x|y) p(y), each importance-sampled with q(z|x, y)). The k
 samples are drawn in chunks sized to a memory budget and folded into a running
-log-sum-exp in float32, so they are never all in memory at once. The noise of sample s
-of example i depends only on (seed, i, s): results do not depend on `batch_size` or on
-the chunking, beyond float32 rounding (~1e-6 relative).
+log-sum-exp, so they are never all in memory at once. The noise of sample s of example i
+depends only on (seed, i, s), and is NumPy's: results do not depend on `batch_size`, on
+the chunking or on the Keras backend, beyond float32 rounding (~1e-6 relative).
 """
 
 import math
 
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from keras_vae import validation
+from keras_vae import backend, validation
 from keras_vae.models.base import check_model
 
 _MIB = 2**20
@@ -98,57 +98,51 @@ def evidence_stats(model, images, num_samples, batch_size, seed, memory_budget_m
     seed = validation.check_int("seed", seed, minimum=0)
     validation.check_float("memory_budget_mb", memory_budget_mb, positive=True)
     chunk = chunk_size(model, batch_size, num_samples, memory_budget_mb)
-    batch_stats = _batch_stats_function(model, num_samples, chunk)
-    seed = tf.constant([seed, 0], tf.int64)
-    results = [
-        batch_stats(images[start : start + batch_size], tf.constant(start, tf.int64), seed)
-        for start in range(0, len(images), batch_size)
-    ]
-    return tuple(np.concatenate([r[i].numpy() for r in results]) for i in range(3))
-
-
-def _batch_stats_function(model, num_samples, chunk):
-    """A tf.function: (examples, index of the first, seed) -> `evidence_stats`'s three means."""
-    spec = tf.TensorSpec([None, *model.data_shape], tf.float32)
-
-    @tf.function(input_signature=[spec, tf.TensorSpec([], tf.int64), tf.TensorSpec([2], tf.int64)])
-    def batch_stats(images, first_index, seed):
-        batch = tf.shape(images, out_type=tf.int64)[0]
-        example_ids = first_index + tf.range(batch)
-        log_sum_exp = tf.fill([batch], tf.constant(-np.inf, tf.float32))
-        totals = [tf.zeros([batch], tf.float32), tf.zeros([batch], tf.float32)]
-        for block_start in tf.range(0, num_samples, _BLOCK, dtype=tf.int64):
+    chunk_stats = backend.inference_function(model, _chunk_stats_function(model))
+    results = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        example_ids = np.arange(start, start + len(batch))
+        log_sum_exp = np.full(len(batch), -np.inf)
+        totals = np.zeros((2, len(batch)))
+        for block_start in range(0, num_samples, _BLOCK):
             eps = _noise_block(seed, example_ids, block_start // _BLOCK, model.noise_dim)
-            block_size = tf.minimum(tf.constant(_BLOCK, tf.int64), num_samples - block_start)
-            for start in tf.range(0, block_size, chunk, dtype=tf.int64):
-                evidence = model.evidence(
-                    images, eps[start : tf.minimum(start + chunk, block_size)]
+            block_size = min(_BLOCK, num_samples - block_start)
+            for first in range(0, block_size, chunk):
+                lse, elbo_sum, kl_sum = chunk_stats(
+                    batch, eps[first : min(first + chunk, block_size)]
                 )
                 # Running log-sum-exp: only this chunk's weights are ever in memory.
-                chunk_lse = tf.reduce_logsumexp(evidence["log_weights"], axis=0)
-                log_sum_exp = tf.reduce_logsumexp(tf.stack([log_sum_exp, chunk_lse]), axis=0)
-                totals = [
-                    t + tf.reduce_sum(evidence[k], axis=0) for t, k in zip(totals, ("elbo", "kl"))
-                ]
-        return log_sum_exp - math.log(num_samples), totals[0] / num_samples, totals[1] / num_samples
+                log_sum_exp = np.logaddexp(log_sum_exp, lse)
+                totals += (elbo_sum, kl_sum)
+        results.append((log_sum_exp - math.log(num_samples), *(totals / num_samples)))
+    return tuple(np.concatenate([r[i] for r in results]).astype(np.float32) for i in range(3))
 
-    return batch_stats
+
+def _chunk_stats_function(model):
+    """(examples, eps (k, batch, noise_dim)) -> the log-sum-exp of the k log-weights, and the
+    sums of the k ELBOs and KLs, per example."""
+
+    def chunk_stats(images, eps):
+        evidence = model.evidence(ops.convert_to_tensor(images), ops.convert_to_tensor(eps))
+        return (
+            ops.logsumexp(evidence["log_weights"], axis=0),
+            ops.sum(evidence["elbo"], axis=0),
+            ops.sum(evidence["kl"], axis=0),
+        )
+
+    return chunk_stats
 
 
 def _noise_block(seed, example_ids, block, noise_dim):
-    """N(0, I) noise (_BLOCK, batch, noise_dim) for samples [block, block + 1) * _BLOCK.
-
-    One draw per (example, block), seeded by (seed, example index, block): the noise of
-    a sample does not depend on how examples are batched or samples chunked.
-    """
-
-    def draw(example_id):
-        example_seed = tf.random.experimental.stateless_fold_in(seed, example_id)
-        block_seed = tf.random.experimental.stateless_fold_in(example_seed, block)
-        return tf.random.stateless_normal([_BLOCK, noise_dim], seed=block_seed)
-
-    spec = tf.TensorSpec([_BLOCK, noise_dim], tf.float32)
-    return tf.transpose(tf.map_fn(draw, example_ids, fn_output_signature=spec), [1, 0, 2])
+    """N(0, I) noise (_BLOCK, batch, noise_dim), float32, for samples [block, block + 1) *
+    _BLOCK: one NumPy generator per (seed, example index, block), so the noise of a sample
+    depends neither on how examples are batched or samples chunked, nor on the backend."""
+    draws = [
+        np.random.default_rng([seed, int(i), block]).standard_normal((_BLOCK, noise_dim))
+        for i in example_ids
+    ]
+    return np.stack(draws, axis=1).astype(np.float32)
 
 
 def chunk_size(model, batch_size, num_samples, memory_budget_mb):

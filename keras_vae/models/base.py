@@ -11,9 +11,9 @@ import types
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from keras_vae import validation
+from keras_vae import backend, validation
 from keras_vae.models import labels as labels_lib
 from keras_vae.models import layers, presets, steps
 
@@ -212,8 +212,26 @@ class LatentVariableModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
-    def train_step(self, data):
-        x, given = self._unpack(data)
+    def train_step(self, *args):
+        # Each backend's step has Keras's own form for that backend (`keras_vae.models.steps`).
+        if backend.name() == "jax":
+            return steps.jax_train_step(self, *args)
+        if backend.name() == "torch":
+            return steps.torch_train_step(self, *args)
+        return self._tensorflow_train_step(*args)
+
+    def test_step(self, *args):
+        if backend.name() == "jax":
+            return steps.jax_test_step(self, *args)
+        (data,) = args
+        x, given = self.unpack_batch(data)
+        terms = self.loss_terms(x, labels=given, training=False)
+        return steps.logs(self.update_trackers(x, terms, True, training=False))
+
+    def _tensorflow_train_step(self, data):
+        import tensorflow as tf
+
+        x, given = self.unpack_batch(data)
         with tf.GradientTape() as tape:
             terms = self.loss_terms(x, labels=given, training=True)
             # Mean over the GLOBAL batch: Keras sums gradients across replicas.
@@ -230,44 +248,48 @@ class LatentVariableModel(keras.Model):
         ]
         self.optimizer.apply_gradients(pairs)
         self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
-        logs = self._update_trackers(x, terms, finite, training=True)
+        logs = self.update_trackers(x, terms, finite, training=True)
         return steps.logs({**logs, "skipped_updates": self.skipped_tracker.result()})
 
-    def test_step(self, data):
-        x, given = self._unpack(data)
-        terms = self.loss_terms(x, labels=given, training=False)
-        return steps.logs(self._update_trackers(x, terms, True, training=False))
-
-    def _unpack(self, data):
-        """(x behind its in-graph checks, labels behind theirs or None)."""
+    def unpack_batch(self, data):
+        """(x, labels or None) of a batch `fit` or `evaluate` gives a step. On TensorFlow
+        they pass in-graph checks of their values; other backends check them in the input
+        pipeline (`keras_vae.validation.checked_dataset`) or up front (arrays)."""
         x, given, _ = keras.utils.unpack_x_y_sample_weight(data)
-        x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
+        tensorflow = backend.is_tensorflow()
+        if tensorflow:
+            x = validation.assert_valid_batch(x, self.likelihood.requires_unit_interval)
         if self.num_classes is None:
             return x, None
         if given is None:  # e.g. evaluate() on data without labels: all unlabelled
-            given = tf.fill(tf.shape(x)[:1], labels_lib.UNKNOWN)
-        return x, validation.assert_valid_labels(given, self.num_classes)
+            given = ops.full(ops.shape(x)[:1], labels_lib.UNKNOWN, "int32")
+        if tensorflow:
+            return x, validation.assert_valid_labels(given, self.num_classes)
+        return x, ops.cast(given, "int32")
 
-    def _update_trackers(self, x, terms, finite, training):
-        """Updates each tracker with its per-example values; a non-finite step counts for none."""
-        finite = tf.cast(finite, tf.float32)
+    def update_trackers(self, x, terms, finite, training):
+        """Updates each tracker with its per-example values (a non-finite step counts for
+        none) and the compiled metrics; returns the logs."""
+        finite = ops.cast(finite, "float32")
         for name, tracker in self.trackers.items():
             values = terms[name]
-            weights = finite * tf.cast(tf.math.is_finite(values), tf.float32)
+            weights = finite * ops.cast(ops.isfinite(values), "float32")
             tracker.update_state(
-                tf.where(weights > 0, values, tf.zeros_like(values)), sample_weight=weights
+                ops.where(weights > 0, values, ops.zeros_like(values)), sample_weight=weights
             )
         logs = {name: tracker.result() for name, tracker in self.trackers.items()}
         if self._compiled.metrics:
             means = self(x, training=training)
             for metric in self._compiled.metrics:
-                metric.update_state(tf.cast(x, tf.float32), means)
+                metric.update_state(ops.cast(x, "float32"), means)
                 logs[metric.name] = metric.result()
         return logs
 
     @property
     def metrics(self):
-        return [*self.trackers.values(), *self._compiled.metrics]
+        # On JAX the skipped-update counter must be a metric for `fit` to carry its state.
+        skipped = [self.skipped_tracker] if backend.name() == "jax" else []
+        return [*self.trackers.values(), *self._compiled.metrics, *skipped]
 
     def reset_metrics(self):
         # `skipped_updates` is counted per epoch but, being training's only, not listed in
@@ -285,11 +307,11 @@ class LatentVariableModel(keras.Model):
             "initial_epoch", given.get("initial_epoch", 0), minimum=0, maximum=epochs
         )
         x = self._check_data(x, "x")
-        if isinstance(x, tf.data.Dataset) and not args:  # a dataset shuffles itself; no warning
+        if validation.is_dataset(x) and not args:  # a dataset shuffles itself; no warning
             kwargs.setdefault("shuffle", False)
         if validation_data is not None:
             validation_data = self._check_data(validation_data, "validation_data")
-        with validation.InGraphChecks():
+        with validation.InGraphChecks(), steps.restored_if_failed(self):
             return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
@@ -302,13 +324,15 @@ class LatentVariableModel(keras.Model):
     def draw_noise(self, shape, training):
         """Standard-normal noise for the objective: training's, or evaluation's (which
         `evaluate` starts again from the seed at every call)."""
-        return (self.noise if training else self.evaluation_noise)(shape)
+        return (self.noise if training else self.evaluation_noise).draw(shape)
 
     def _check_data(self, data, name):
         """Checks arrays and dataset specs up front; wraps a bare validation array as `(array,)`."""
         unit = self.likelihood.requires_unit_interval
-        if isinstance(data, tf.data.Dataset):
+        if validation.is_dataset(data):
             validation.check_dataset(name, data, self.data_shape)
+            if not backend.is_tensorflow():  # no in-graph checks: the pipeline checks
+                return validation.checked_dataset(data, unit, self.num_classes)
         elif isinstance(data, tuple) and data and isinstance(data[0], np.ndarray):
             validation.check_array(name, data[0], self.data_shape, unit)
         elif isinstance(data, np.ndarray):
@@ -320,14 +344,14 @@ class LatentVariableModel(keras.Model):
         """`x` as a tensor batch of the model's data, or the package's ValueError."""
         if isinstance(x, np.ndarray):
             validation.check_array(name, x, self.data_shape, self.likelihood.requires_unit_interval)
-        x = tf.convert_to_tensor(x)
+        x = ops.convert_to_tensor(x)
         validation.check_batch_shape(name, x.shape, self.data_shape)
         validation.check_float_dtype(name, x.dtype)
         return x
 
     def check_latents(self, z):
         """`z` as a float32 tensor (batch, latent_dim), or the package's ValueError."""
-        z = tf.convert_to_tensor(z, dtype=tf.float32)
+        z = ops.convert_to_tensor(z, dtype="float32")
         validation.check_batch_shape("z", z.shape, (self.latent_dim,), what="latent vectors")
         return z
 

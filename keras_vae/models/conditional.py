@@ -13,9 +13,9 @@ import types
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from keras_vae import validation
+from keras_vae import backend, validation
 from keras_vae.models import labels as labels_lib
 from keras_vae.models import network_checks
 from keras_vae.models.base import Endpoint
@@ -93,11 +93,12 @@ class ConditionalVAE(VAE):
 
     # ----------------------------------------------------------------- inference
 
+    @backend.without_gradients
     def classify(self, x):
-        return tf.nn.softmax(self._logits(self.check_batch(x), False))
+        return ops.softmax(self._logits(self.check_batch(x), False), axis=-1)
 
     def _logits(self, x, training):
-        return tf.cast(self.classifier(x, training=training), tf.float32)
+        return ops.cast(self.classifier(x, training=training), "float32")
 
     def _encoding_classes(self, x, labels, training):
         """One-hot classes for encoding x: the given ones, the classifier's best guess where
@@ -107,9 +108,9 @@ class ConditionalVAE(VAE):
             given = labels_lib.check(labels, x.shape[0], self.num_classes, unknown_allowed=True)
         if given is not None and (given >= 0).all():
             return labels_lib.one_hot(given, self.num_classes)
-        guess = tf.argmax(self._logits(x, training), axis=-1, output_type=tf.int32)
+        guess = ops.cast(ops.argmax(self._logits(x, training), axis=-1), "int32")
         return labels_lib.one_hot(
-            guess if given is None else tf.where(given >= 0, given, guess), self.num_classes
+            guess if given is None else ops.where(given >= 0, given, guess), self.num_classes
         )
 
     def _decoding_classes(self, labels, count):
@@ -135,50 +136,47 @@ class ConditionalVAE(VAE):
     def loss_terms(self, x, *, labels=None, training=False):
         """Per-example M2 terms for a batch of x and int labels (-1 or None: unlabelled).
 
+        Every example is scored with every class in one batch of C rows per example (so
+        the shapes do not depend on how many are labelled, which JAX's compiled steps
+        need); a labelled example keeps its own class's row.
+
         Returns a dict of float32 (batch,) tensors: `loss` (-ELBO(x, y) + alpha * CE for
         labelled examples, the expectation over q(y|x) minus its entropy for unlabelled
         ones), `reconstruction_loss` and `kl_loss` (expected under q(y|x) when unlabelled),
         `classifier_loss` and `accuracy` (NaN for unlabelled examples).
         """
-        x = tf.convert_to_tensor(x)
+        x = ops.convert_to_tensor(x)
+        batch, classes = ops.shape(x)[0], self.num_classes
         if labels is None:
-            labels = tf.fill(tf.shape(x)[:1], labels_lib.UNKNOWN)
-        labels = tf.cast(labels, tf.int32)
-        index_l = tf.cast(tf.where(labels >= 0)[:, 0], tf.int32)
-        index_u = tf.cast(tf.where(labels < 0)[:, 0], tf.int32)
-        count_l, classes = tf.shape(index_l)[0], self.num_classes
-        # One row per labelled example, C rows (one per class) per unlabelled one.
-        rows_x = tf.concat(
-            [tf.gather(x, index_l), tf.repeat(tf.gather(x, index_u), classes, axis=0)], axis=0
-        )
-        all_classes = tf.tile(tf.range(classes), [tf.shape(index_u)[0]])
-        rows_y = tf.concat([tf.gather(labels, index_l), all_classes], axis=0)
+            labels = ops.full((batch,), labels_lib.UNKNOWN, "int32")
+        labels = ops.cast(labels, "int32")
+        labelled = labels >= 0
+        # C rows per example, example-major: row (i, y) scores x_i with class y.
+        rows_x = ops.repeat(x, classes, axis=0)
+        rows_y = ops.tile(ops.arange(classes, dtype="int32"), [batch])
         rows = self._loss_terms(rows_x, labels_lib.one_hot(rows_y, classes), training)
-        objective = rows["loss"] + math.log(classes)  # -log p(y), p(y) uniform
+        per_class = {k: ops.reshape(v, (-1, classes)) for k, v in rows.items()}
         logits = self._logits(x, training)
-        logits_l, logits_u = tf.gather(logits, index_l), tf.gather(logits, index_u)
-        q_u = tf.nn.softmax(logits_u)
+        log_q = ops.log_softmax(logits, axis=-1)
+        q = ops.exp(log_q)
+        given = labels_lib.one_hot(ops.maximum(labels, 0), classes)
+        # A labelled example weighs its own class's row; an unlabelled one, q(y|x)'s.
+        weights = ops.where(labelled[:, None], given, q)
 
-        def per_example(labelled_rows, class_rows, extra_u=0.0):
-            expected = tf.reduce_sum(q_u * tf.reshape(class_rows, [-1, classes]), axis=-1)
-            return tf.dynamic_stitch([index_l, index_u], [labelled_rows, expected + extra_u])
+        def expected(name):
+            return ops.sum(weights * per_class[name], axis=-1)
 
-        labels_l = tf.gather(labels, index_l)
-        cross_entropy = tf.nn.sparse_softmax_cross_entropy_with_logits(labels_l, logits_l)
-        negative_entropy = tf.reduce_sum(q_u * tf.nn.log_softmax(logits_u), axis=-1)
-        nan_u = tf.fill(tf.shape(index_u), tf.constant(np.nan, tf.float32))
-        correct = tf.cast(tf.equal(tf.argmax(logits_l, -1, tf.int32), labels_l), tf.float32)
-        reconstruction, kl = rows["reconstruction_loss"], rows["kl_loss"]
+        cross_entropy = -ops.sum(given * log_q, axis=-1)
+        negative_entropy = ops.sum(q * log_q, axis=-1)
+        nan = ops.full((batch,), np.nan, "float32")
+        correct = ops.cast(ops.cast(ops.argmax(logits, axis=-1), "int32") == labels, "float32")
+        objective = expected("loss") + math.log(classes)  # -log p(y), p(y) uniform
         return {
-            "loss": per_example(
-                objective[:count_l] + self.alpha * cross_entropy,
-                objective[count_l:],
-                negative_entropy,
-            ),
-            "reconstruction_loss": per_example(reconstruction[:count_l], reconstruction[count_l:]),
-            "kl_loss": per_example(kl[:count_l], kl[count_l:]),
-            "classifier_loss": tf.dynamic_stitch([index_l, index_u], [cross_entropy, nan_u]),
-            "accuracy": tf.dynamic_stitch([index_l, index_u], [correct, nan_u]),
+            "loss": objective + ops.where(labelled, self.alpha * cross_entropy, negative_entropy),
+            "reconstruction_loss": expected("reconstruction_loss"),
+            "kl_loss": expected("kl_loss"),
+            "classifier_loss": ops.where(labelled, cross_entropy, nan),
+            "accuracy": ops.where(labelled, correct, nan),
         }
 
     def evidence(self, x, eps, *, labels=None):
@@ -191,23 +189,24 @@ class ConditionalVAE(VAE):
             raise validation.invalid(
                 "labels", "None (the evidence of p(x), summed over the classes)", labels
             )
-        classes, batch = self.num_classes, tf.shape(x)[0]
-        rows_x = tf.tile(x, [classes] + [1] * len(self.data_shape))  # class-major
-        rows_y = tf.repeat(tf.range(classes), batch)
-        eps_rows = tf.tile(eps, [1, classes, 1])
+        classes, batch = self.num_classes, ops.shape(x)[0]
+        rows_x = ops.tile(x, [classes] + [1] * len(self.data_shape))  # class-major
+        rows_y = ops.repeat(ops.arange(classes, dtype="int32"), batch)
+        eps_rows = ops.tile(eps, [1, classes, 1])
         per_class = self._evidence(rows_x, labels_lib.one_hot(rows_y, classes), eps_rows)
         log_w, elbo, kl = (
-            tf.reshape(per_class[k], [-1, classes, batch]) for k in ("log_weights", "elbo", "kl")
+            ops.reshape(per_class[k], (-1, classes, batch)) for k in ("log_weights", "elbo", "kl")
         )
         log_c = math.log(classes)
-        q_y = tf.nn.softmax(self._logits(x, False))  # (batch, classes)
-        entropy = -tf.reduce_sum(tf.math.xlogy(q_y, q_y), axis=-1)
-        weights = tf.transpose(q_y)[None]  # (1, classes, batch)
-        guess = tf.one_hot(tf.argmax(q_y, axis=-1), classes, axis=0)[None]
+        log_q_y = ops.log_softmax(self._logits(x, False), axis=-1)  # (batch, classes)
+        q_y = ops.exp(log_q_y)
+        entropy = -ops.sum(ops.where(q_y > 0, q_y * log_q_y, 0.0), axis=-1)
+        weights = ops.transpose(q_y)[None]  # (1, classes, batch)
+        guess = ops.transpose(ops.one_hot(ops.argmax(q_y, axis=-1), classes))[None]
         return {
-            "log_weights": tf.reduce_logsumexp(log_w, axis=1) - log_c,
-            "elbo": tf.reduce_sum(weights * (elbo - log_c), axis=1) + entropy,
-            "kl": tf.reduce_sum(guess * kl, axis=1),
+            "log_weights": ops.logsumexp(log_w, axis=1) - log_c,
+            "elbo": ops.sum(weights * (elbo - log_c), axis=1) + entropy,
+            "kl": ops.sum(guess * kl, axis=1),
         }
 
     @property
@@ -220,6 +219,8 @@ class ConditionalVAE(VAE):
         """`VAE`'s signatures with int32 `labels` (batch,) beside the data or z (-1 in
         `encode` and `reconstruct`: the classifier's guess; `decode` and `sample` need a
         class), `serving_default` reconstructing from the data alone, and `classify`."""
+        import tensorflow as tf  # the exports are TensorFlow's
+
         data, data_spec = self.data_name, ((None, *self.data_shape), "float32")
         labels_spec = ((None,), "int32")
 
@@ -227,7 +228,7 @@ class ConditionalVAE(VAE):
             labels, valid = labels_lib.in_graph(labels, self.num_classes, unknown_allowed=True)
             guess = tf.argmax(self._logits(x, False), axis=-1, output_type=tf.int32)
             one_hot = labels_lib.one_hot(tf.where(labels >= 0, labels, guess), self.num_classes)
-            params = self._parameters(x, one_hot, False)
+            params = self._encoded(x, one_hot, False)
             z_mean = self.posterior.point(params)
             outputs = {"z_mean": z_mean, "z_log_var": params.log_var}
             return {k: labels_lib.mask_invalid(v, valid) for k, v in outputs.items()}, one_hot

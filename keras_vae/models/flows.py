@@ -1,4 +1,4 @@
-"""The inverse autoregressive flow's pieces: MADE networks and the TFP bijector they make.
+"""The inverse autoregressive flow's pieces: MADE networks and the flow they make.
 
 One IAF step (Kingma et al. 2016) is
 
@@ -9,22 +9,20 @@ encoder emits. Its Jacobian is triangular with diagonal sigma, so the log-determ
 sum(log sigma) and sampling is one pass. The posterior built from these steps is
 `keras_vae.models.posteriors.InverseAutoregressiveFlow`.
 
-The steps are TFP bijectors (`tfb.Invert(tfb.MaskedAutoregressiveFlow)`, `tfb.Permute`,
-`tfb.Chain`); the MADE networks are Keras 3 layers, because TFP's
-`tfb.AutoregressiveNetwork` is a tf_keras layer whose weights a Keras 3 model does not
-track (so `fit` would not train them, nor `save` keep them).
+`flow` runs the steps in `keras.ops` (every backend). The MADE networks are Keras 3
+layers, because TFP's `tfb.AutoregressiveNetwork` is a tf_keras layer whose weights a
+Keras 3 model does not track (so `fit` would not train them, nor `save` keep them).
+`bijector` gives the same flow as a TFP bijector, on TensorFlow only, for the TFP
+distribution of `VAE.posterior_distribution` (whose `log_prob` of any z inverts it).
 """
 
 import functools
 
 import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
+from keras import ops
 
 from keras_vae import validation
-
-tfb = tfp.bijectors
 
 # sigmoid(2) = 0.88: each step starts close to the identity (Kingma et al. 2016, Sec. 4).
 _GATE_BIAS = 2.0
@@ -75,9 +73,9 @@ class AutoregressiveNetwork(keras.layers.Layer):
 
     Examples:
 
-        >>> m, s = AutoregressiveNetwork((8,))(tf.zeros([2, 3]), tf.zeros([2, 4]))
-        >>> m.shape
-        TensorShape([2, 3])
+        >>> m, s = AutoregressiveNetwork((8,))(np.zeros([2, 3]), np.zeros([2, 4]))
+        >>> tuple(m.shape)
+        (2, 3)
     """
 
     def __init__(self, hidden_units=(64, 64), **kwargs):
@@ -89,7 +87,7 @@ class AutoregressiveNetwork(keras.layers.Layer):
         widths = [event_size, *self.hidden_units, 2 * event_size]
         masks = autoregressive_masks(event_size, self.hidden_units)
         masks[-1] = np.concatenate([masks[-1], masks[-1]], axis=1)  # for m, then s
-        self.masks = [tf.constant(m) for m in masks]
+        self.masks = masks  # NumPy: a constant on every backend
         self.kernels, self.biases = [], []
         for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
             last = i == len(widths) - 2
@@ -114,12 +112,12 @@ class AutoregressiveNetwork(keras.layers.Layer):
     def call(self, z, context=None):
         x = z
         for i, (kernel, bias, mask) in enumerate(zip(self.kernels, self.biases, self.masks)):
-            x = tf.matmul(x, kernel * mask) + bias
+            x = ops.matmul(x, kernel * ops.convert_to_tensor(mask, kernel.dtype)) + bias
             if i == 0 and context is not None:  # (..., H) broadcasts over leading sample axes
-                x += tf.matmul(context, self.context_kernel)
+                x += ops.matmul(context, self.context_kernel)
             if i < len(self.kernels) - 1:
-                x = tf.nn.relu(x)
-        m, s = tf.split(x, 2, axis=-1)
+                x = ops.relu(x)
+        m, s = ops.split(x, 2, axis=-1)
         return m, s
 
     def compute_output_shape(self, z_shape, context_shape=None):
@@ -129,10 +127,35 @@ class AutoregressiveNetwork(keras.layers.Layer):
         return {**super().get_config(), "hidden_units": list(self.hidden_units)}
 
 
+def flow(networks, z0, context=None):
+    """(z_T, log |det dz_T/dz_0| per row) of the flow of these MADE networks given a
+    context h, for float32 draws z_0 (..., D). The order of z is reversed between steps,
+    so each dim is early in some step.
+
+    Each step is z <- sigma * z + (1 - sigma) * m with [m, s] = MADE(z, h) and
+    sigma = exp(log_sigmoid(s)), which is how TFP's `Scale(log_scale=...)` rounds it, so
+    this gives the values `bijector` gives.
+    """
+    log_det = ops.zeros(ops.shape(z0)[:-1], "float32")
+    z = z0
+    for t, network in enumerate(networks):
+        if t:
+            z = ops.flip(z, axis=-1)
+        m, s = network(z, context)
+        log_sigma = ops.log_sigmoid(s)
+        z = z * ops.exp(log_sigma) + (1.0 - ops.sigmoid(s)) * m
+        log_det = log_det + ops.sum(log_sigma, axis=-1)
+    return z, log_det
+
+
 def bijector(networks, context=None):
     """The flow z_0 -> z_T of these MADE networks given a context h, as a TFP bijector
-    (`tfb.Identity` for none). The order of z is reversed between steps, so each dim is
-    early in some step."""
+    (`tfb.Identity` for none), on TensorFlow only. It computes what `flow` does, and can
+    also invert it (one dimension at a time)."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    tfb = tfp.bijectors
     if not networks:
         return tfb.Identity()
     steps = []
@@ -147,6 +170,10 @@ def bijector(networks, context=None):
 def _gate(network, context, z):
     """One step as MAF's `bijector_fn`: Invert(MAF) runs its inverse, so this returns the
     inverse of z -> sigma * z + (1 - sigma) * m, whose log-det is sum(log sigma)."""
+    import tensorflow as tf
+    import tensorflow_probability as tfp
+
+    tfb = tfp.bijectors
     m, s = network(z, context)
     shift = (1.0 - tf.sigmoid(s)) * m
     step = tfb.Chain([tfb.Shift(shift), tfb.Scale(log_scale=tf.math.log_sigmoid(s))])

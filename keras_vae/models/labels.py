@@ -12,6 +12,7 @@
 
 import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -64,7 +65,7 @@ def mask_invalid(outputs, valid):
 
 def one_hot(labels, num_classes):
     """float32 one-hot rows (batch, num_classes) of int labels."""
-    return tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
+    return keras.ops.one_hot(keras.ops.cast(labels, "int32"), num_classes, dtype="float32")
 
 
 def check_fit_targets(num_classes, x, y, training):
@@ -73,7 +74,7 @@ def check_fit_targets(num_classes, x, y, training):
     A model without classes learns from x alone; a model with classes takes integer
     labels in [-1, C) (-1: unlabelled), needs some to train, none to evaluate.
     """
-    spec = x.element_spec if isinstance(x, tf.data.Dataset) else None
+    spec = x.element_spec if validation.is_dataset(x) else None
     if num_classes is None:
         _refuse_labels(spec, y)
         return

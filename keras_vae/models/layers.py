@@ -1,9 +1,9 @@
 """Small layers the models are made of: seeded noise, the reparameterised draw, a clamp."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from keras_vae import validation
+from keras_vae import backend, validation
 
 _PACKAGE = "keras_vae"
 
@@ -14,21 +14,22 @@ class Noise(keras.layers.Layer):
 
     Under `tf.distribute` the replica id is folded into the seed: a generator alone gives
     every replica the same noise, which correlates their gradients. `reset()` starts the
-    sequence again, so that a model's evaluation sees the same noise every time.
+    sequence again, so that a model's evaluation sees the same noise every time. On JAX the
+    generator's state is a non-trainable variable that `fit` threads through its steps.
 
     Args:
         seed: int or None, seed of the noise.
 
     Call arguments:
-        shape: the shape of the draw, an int32 tensor (Keras layers take tensors).
+        shape: the shape of the draw (a tuple, whose entries may be scalar tensors).
 
     Returns:
         float32 tensor of that shape.
 
     Examples:
 
-        >>> Noise(seed=0)(tf.constant([4, 2])).shape
-        TensorShape([4, 2])
+        >>> tuple(Noise(seed=0).draw((4, 2)).shape)
+        (4, 2)
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -38,10 +39,18 @@ class Noise(keras.layers.Layer):
         self._start = keras.ops.convert_to_numpy(self.seed_generator.state.value)
         self.built = True
 
-    def call(self, shape):
+    def draw(self, shape):
+        """A new standard-normal draw of `shape`, float32."""
+        if not backend.is_tensorflow():
+            return keras.random.normal(shape, dtype="float32", seed=self.seed_generator)
+        import tensorflow as tf
+
         seed = tf.cast(self.seed_generator.next(), tf.int32)
         seed = tf.random.experimental.stateless_fold_in(seed, _replica_id())
         return tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
+
+    def call(self, shape):
+        return self.draw(tuple(shape) if isinstance(shape, list | tuple) else shape)
 
     def reset(self):
         """Starts the noise sequence again from the seed."""
@@ -73,9 +82,9 @@ class Sampling(keras.layers.Layer):
 
     Examples:
 
-        >>> z = Sampling(seed=0)([tf.zeros([4, 2]), tf.zeros([4, 2])])
-        >>> z.shape
-        TensorShape([4, 2])
+        >>> z = Sampling(seed=0)([np.zeros([4, 2]), np.zeros([4, 2])])
+        >>> tuple(z.shape)
+        (4, 2)
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -84,8 +93,8 @@ class Sampling(keras.layers.Layer):
         self.noise = Noise(seed)
 
     def call(self, inputs):
-        z_mean, z_log_var = (tf.cast(t, tf.float32) for t in inputs)
-        return z_mean + tf.exp(0.5 * z_log_var) * self.noise(tf.shape(z_mean))
+        z_mean, z_log_var = (ops.cast(t, "float32") for t in inputs)
+        return z_mean + ops.exp(0.5 * z_log_var) * self.noise.draw(ops.shape(z_mean))
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]
@@ -104,7 +113,7 @@ class ClampLogVariance(keras.layers.Layer):
 
     Examples:
 
-        >>> ClampLogVariance()(tf.constant([-50.0, 0.0, 50.0])).numpy().tolist()
+        >>> ops.convert_to_numpy(ClampLogVariance()(np.array([-50.0, 0.0, 50.0]))).tolist()
         [-10.0, 0.0, 10.0]
     """
 
@@ -127,6 +136,8 @@ class ClampLogVariance(keras.layers.Layer):
 
 def _replica_id():
     """This replica's index in its sync group (0 outside tf.distribute)."""
+    import tensorflow as tf
+
     context = tf.distribute.get_replica_context()
     if context is None:  # cross-replica context: one logical draw
         return tf.constant(0, tf.int32)

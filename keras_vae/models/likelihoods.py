@@ -5,20 +5,17 @@ per-channel scale) are tracked, saved and restored with the model. The values of
 example (an image, a sequence, a vector) are independent given z: the event is every
 non-batch axis, set when the layer is built on the decoder's output shape. The last
 axis is the channel axis. Log-likelihoods are computed in float32, whatever the compute
-dtype of the decoder.
+dtype of the decoder, in `keras.ops` (every backend).
 """
 
 import math
 
 import keras
 import numpy as np
-import tensorflow as tf
-import tensorflow_probability as tfp
+from keras import ops
 
 from keras_vae import validation
 from keras_vae.models import parts
-
-tfd = tfp.distributions
 
 _PACKAGE = "keras_vae"
 _MIN_SCALE = 1e-3
@@ -27,8 +24,8 @@ _MIN_SCALE = 1e-3
 class Likelihood(keras.layers.Layer):
     """Base of the likelihoods: turns decoder parameters (batch, ..., channels) into p(x|z).
 
-    Subclasses implement `distribution(params)` (a `tfd.Distribution` whose event is one
-    whole example) and `mean(params)` (its mean, float32, the data's shape), and may
+    Subclasses implement `elementwise_log_prob(params, x)` (the log-probability of each
+    value, float32) and `mean(params)` (the mean, float32, the data's shape), and may
     override `log_prob_kind`. Extra leading axes before the batch (e.g. importance samples)
     are batch axes too.
     """
@@ -48,12 +45,7 @@ class Likelihood(keras.layers.Layer):
     def build(self, input_shape):
         self.event_rank = len(input_shape) - 1
 
-    def independent(self, distribution):
-        """`distribution` (one value per element) as one event over an example's axes."""
-        rank = self.event_rank or distribution.batch_shape.rank - 1
-        return tfd.Independent(distribution, reinterpreted_batch_ndims=rank)
-
-    def distribution(self, params):
+    def elementwise_log_prob(self, params, x):
         raise NotImplementedError
 
     def mean(self, params):
@@ -61,7 +53,9 @@ class Likelihood(keras.layers.Layer):
 
     def log_prob(self, params, x):
         """log p(x|z) per example, float32, for decoder parameters and data of one shape."""
-        return self.distribution(params).log_prob(tf.cast(x, tf.float32))
+        values = self.elementwise_log_prob(params, ops.cast(x, "float32"))
+        rank = self.event_rank or len(values.shape) - 1
+        return ops.sum(values, axis=tuple(range(-rank, 0)))
 
     def log_prob_kind(self, x):
         """What `log_prob` is on data `x` (an array): "probability" (of discrete values),
@@ -84,20 +78,20 @@ class Bernoulli(Likelihood):
 
         >>> lik = Bernoulli()
         >>> lik.build((None, 4, 4, 1))
-        >>> lik.log_prob(tf.zeros([2, 4, 4, 1]), tf.ones([2, 4, 4, 1])).shape
-        TensorShape([2])
+        >>> tuple(lik.log_prob(np.zeros([2, 4, 4, 1]), np.ones([2, 4, 4, 1])).shape)
+        (2,)
     """
 
     alias = "bernoulli"
     requires_unit_interval = True
 
-    def distribution(self, params):
-        logits = tf.cast(params, tf.float32)
-        # dtype=float32: the default int32 would truncate grey levels in log_prob.
-        return self.independent(tfd.Bernoulli(logits=logits, dtype=tf.float32))
+    def elementwise_log_prob(self, params, x):
+        # Minus the sigmoid cross-entropy, in its stable form (TFP's and TF's).
+        logits = ops.cast(params, "float32")
+        return -(ops.relu(logits) - logits * x + ops.log1p(ops.exp(-ops.abs(logits))))
 
     def mean(self, params):
-        return tf.sigmoid(tf.cast(params, tf.float32))
+        return ops.sigmoid(ops.cast(params, "float32"))
 
     def log_prob_kind(self, x):
         x = np.asarray(x)
@@ -156,15 +150,17 @@ class Gaussian(Likelihood):
     def standard_deviation(self):
         """The scale of each channel, float32."""
         if self.scale is not None:
-            return tf.constant(self.scale, tf.float32)
-        return tf.maximum(tf.exp(tf.cast(self.log_scale, tf.float32)), _MIN_SCALE)
+            return ops.convert_to_tensor(self.scale, "float32")
+        return ops.maximum(ops.exp(ops.cast(self.log_scale, "float32")), _MIN_SCALE)
 
-    def distribution(self, params):
-        return self.independent(tfd.Normal(loc=self.mean(params), scale=self.standard_deviation()))
+    def elementwise_log_prob(self, params, x):
+        scale = self.standard_deviation()
+        z = (x - self.mean(params)) / scale
+        return -0.5 * ops.square(z) - ops.log(scale) - 0.5 * math.log(2.0 * math.pi)
 
     def mean(self, params):
-        params = tf.cast(params, tf.float32)
-        return tf.sigmoid(params) if self.mean_activation == "sigmoid" else params
+        params = ops.cast(params, "float32")
+        return ops.sigmoid(params) if self.mean_activation == "sigmoid" else params
 
     def log_prob_kind(self, x):
         # A density: bits/dim by the dequantized 8-bit convention, for [0, 1]-scaled images.
@@ -184,10 +180,10 @@ class DiscretizedLogistic(Likelihood):
     """8-bit values: a logistic per value, quantized to the 256 levels (PixelCNN++, NVAE).
 
     Data are in [0, 1] as `level / 255`. The decoder gives two maps per channel:
-    the mean (through a sigmoid, in [0, 1]) and the log-scale. Built on
-    `tfd.QuantizedDistribution`, which puts the tail mass into the levels 0 and 255,
-    so `log_prob` is a proper discrete log-probability: -log_prob / (D log 2) is
-    bits/dim with no dequantization correction.
+    the mean (through a sigmoid, in [0, 1]) and the log-scale. Level k has the mass of
+    the logistic between k - 1 and k (TFP's `QuantizedDistribution` of `ceil(X)`), and the
+    tails go into the levels 0 and 255, so `log_prob` is a proper discrete
+    log-probability: -log_prob / (D log 2) is bits/dim with no dequantization correction.
     """
 
     alias = "logistic"
@@ -195,21 +191,27 @@ class DiscretizedLogistic(Likelihood):
     params_per_channel = 2
 
     def _parts(self, params):
-        params = tf.cast(params, tf.float32)
-        mean_logits, log_scale = tf.split(params, 2, axis=-1)
-        return mean_logits, tf.maximum(tf.exp(log_scale), _MIN_SCALE)
+        params = ops.cast(params, "float32")
+        mean_logits, log_scale = ops.split(params, 2, axis=-1)
+        return mean_logits, ops.maximum(ops.exp(log_scale), _MIN_SCALE)
 
-    def distribution(self, params):
+    def elementwise_log_prob(self, params, x):
         mean_logits, scale = self._parts(params)
         # Y = ceil(X): shift by half a level so E[Y] is close to 255 * sigmoid(mean).
-        logistic = tfd.Logistic(loc=255.0 * tf.sigmoid(mean_logits) - 0.5, scale=255.0 * scale)
-        pixels = tfd.QuantizedDistribution(logistic, low=0.0, high=255.0)
-        # Invert(Scale(255)), not Scale(1/255): its inverse maps k/255 back to exactly k.
-        to_unit = tfp.bijectors.Invert(tfp.bijectors.Scale(255.0))
-        return self.independent(tfd.TransformedDistribution(pixels, to_unit))
+        loc, scale = 255.0 * ops.sigmoid(mean_logits) - 0.5, 255.0 * scale
+        level = ops.round(255.0 * x)
+        upper = (level - loc) / scale  # F(k) = sigmoid(upper)
+        lower = upper - 1.0 / scale  # F(k - 1) = sigmoid(lower)
+        # log(sigmoid(b) - sigmoid(a)) = -softplus(-b) - softplus(a) + log(1 - exp(a - b)),
+        # stable for any a < b; level 0 keeps all mass below, level 255 all mass above.
+        log_below = -ops.softplus(-upper)
+        log_above = -ops.softplus(lower)
+        log_gap = ops.log(-ops.expm1(-1.0 / scale))
+        inner = log_below - ops.softplus(lower) + log_gap
+        return ops.where(level <= 0.0, log_below, ops.where(level >= 255.0, log_above, inner))
 
     def mean(self, params):
-        return tf.sigmoid(self._parts(params)[0])
+        return ops.sigmoid(self._parts(params)[0])
 
     def log_prob_kind(self, x):
         return "probability"  # of the 256 levels of each value

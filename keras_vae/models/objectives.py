@@ -15,9 +15,10 @@ warmed up over the first optimizer steps by a linear or cyclical schedule.
 """
 
 import collections
+import math
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from keras_vae import validation
 from keras_vae.models import parts
@@ -69,11 +70,11 @@ class Objective:
             1.0
         """
         if not self.warmup_steps:
-            return tf.constant(self.beta, tf.float32)
-        step = tf.cast(step, tf.float32)
+            return ops.convert_to_tensor(self.beta, "float32")
+        step = ops.cast(step, "float32")
         if self.schedule == "cyclical":
-            step = tf.math.floormod(step, float(self.cycle_steps))
-        return self.beta * tf.minimum(step / float(self.warmup_steps), 1.0)
+            step = ops.mod(step, float(self.cycle_steps))
+        return self.beta * ops.minimum(step / float(self.warmup_steps), 1.0)
 
     def __call__(self, terms, step):
         """The per-example loss (batch,) for `BoundTerms` at optimizer step `step`."""
@@ -127,11 +128,11 @@ class ELBO(Objective):
             )
 
     def __call__(self, terms, step):
-        reconstruction = -tf.reduce_mean(terms.log_px, axis=0)
+        reconstruction = -ops.mean(terms.log_px, axis=0)
         if terms.kl_per_dim is not None:  # the closed form, floored per dim
             kl = free_bits_kl(terms.kl_per_dim, self.free_bits)
         else:
-            kl = tf.reduce_mean(terms.kl, axis=0)
+            kl = ops.mean(terms.kl, axis=0)
         return reconstruction + self.kl_weight(step) * kl
 
     def get_config(self):
@@ -169,18 +170,18 @@ def free_bits_kl(kl_dims, free_bits):
 
     Examples:
 
-        >>> free_bits_kl(tf.constant([[0.1, 2.0]]), 1.0).numpy().tolist()
+        >>> ops.convert_to_numpy(free_bits_kl(np.array([[0.1, 2.0]]), 1.0)).tolist()
         [3.0]
     """
     if not free_bits:
-        return tf.reduce_sum(kl_dims, axis=-1)
-    return tf.reduce_sum(tf.maximum(kl_dims, float(free_bits)), axis=-1)
+        return ops.sum(kl_dims, axis=-1)
+    return ops.sum(ops.maximum(kl_dims, float(free_bits)), axis=-1)
 
 
 def iwae_bound(log_weights):
-    """log (1/k) sum_i w_i over axis 0 of (k, batch) log-weights: the IWAE bound per example."""
-    k = tf.cast(tf.shape(log_weights)[0], tf.float32)
-    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(k)
+    """log (1/k) sum_i w_i over axis 0 of (k, batch) log-weights: the IWAE bound per example.
+    k is static (the objective's `num_samples`, or a chunk of evaluation draws)."""
+    return ops.logsumexp(log_weights, axis=0) - math.log(log_weights.shape[0])
 
 
 def get(identifier, **kwargs):

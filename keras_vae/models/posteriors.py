@@ -8,7 +8,7 @@ questions, in float32:
     point(params)       -> z                              encode's point estimate
     kl(params, draw, prior) -> the closed form (batch,), or an estimate per draw
     kl_per_dim(params, prior) -> (batch, latent_dim), or None where it is not defined
-    distribution(params) -> a TFP distribution over (latent_dim,)
+    distribution(params) -> a TFP distribution over (latent_dim,), on TensorFlow only
 
 `neg_entropy` is a per-draw estimate of E_q[log q(z|x)], exact where q's entropy has a
 closed form: the KL to a prior is then `neg_entropy - log p(z)` without the noise of
@@ -18,13 +18,10 @@ log q(z) itself (see `Posterior.kl`).
 import collections
 
 import keras
-import tensorflow as tf
-import tensorflow_probability as tfp
+from keras import ops
 
-from keras_vae import validation
-from keras_vae.models import flows, parts
-
-tfd = tfp.distributions
+from keras_vae import backend, validation
+from keras_vae.models import flows, parts, priors
 
 #: What the encoder gives a posterior: float32 (batch, latent_dim) twice, and h or None.
 PosteriorParameters = collections.namedtuple("PosteriorParameters", "mean log_var context")
@@ -59,8 +56,25 @@ class Posterior(keras.layers.Layer):
     def build(self, latent_shape, context_shape=None):
         self.built = True
 
+    def gaussian_draw(self, params, eps):
+        """z_0 = mean + sigma * eps from q(z_0|x) = N(mean, diag(exp(log_var))), with
+        log q(z_0|x) and minus its entropy, float32."""
+        mean = ops.cast(params.mean, "float32")
+        scale = ops.exp(0.5 * ops.cast(params.log_var, "float32"))
+        z0 = mean + scale * eps
+        log_q = ops.sum(priors.gaussian_log_prob(z0, mean, scale), axis=-1)
+        neg_entropy = -ops.sum(priors.gaussian_entropy(scale), axis=-1) + ops.zeros_like(log_q)
+        return Draw(z0, log_q, neg_entropy)
+
     def gaussian(self, params):
-        """q(z_0|x) = N(mean, diag(exp(log_var))) as a TFP distribution."""
+        """q(z_0|x) = N(mean, diag(exp(log_var))) as a TFP distribution (TensorFlow only)."""
+        backend.require_tensorflow(
+            "TFP distributions", "on any backend, draw with sample() or encode()"
+        )
+        import tensorflow as tf
+        import tensorflow_probability as tfp
+
+        tfd = tfp.distributions
         scale = tf.exp(0.5 * tf.cast(params.log_var, tf.float32))
         normal = tfd.Normal(loc=tf.cast(params.mean, tf.float32), scale=scale)
         return tfd.Independent(normal, reinterpreted_batch_ndims=1)
@@ -85,7 +99,7 @@ class Posterior(keras.layers.Layer):
         """
         dims = self.kl_per_dim(params, prior)
         if dims is not None:
-            return tf.reduce_sum(dims, axis=-1)
+            return ops.sum(dims, axis=-1)
         return draw.neg_entropy - prior.log_prob(draw.z)
 
     def kl_per_dim(self, params, prior):
@@ -107,20 +121,18 @@ class DiagonalGaussian(Posterior):
     Examples:
 
         >>> q = DiagonalGaussian()
-        >>> params = PosteriorParameters(tf.zeros([2, 3]), tf.zeros([2, 3]), None)
-        >>> q.sample(params, tf.ones([2, 3])).z.numpy().tolist()
+        >>> params = PosteriorParameters(np.zeros([2, 3]), np.zeros([2, 3]), None)
+        >>> ops.convert_to_numpy(q.sample(params, np.ones([2, 3])).z).tolist()
         [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
     alias = "gaussian"
 
     def sample(self, params, eps):
-        q = self.gaussian(params)
-        z = q.mean() + q.stddev() * eps
-        return Draw(z, q.log_prob(z), -q.entropy() + tf.zeros_like(z[..., 0]))
+        return self.gaussian_draw(params, eps)
 
     def point(self, params):
-        return tf.cast(params.mean, tf.float32)
+        return ops.cast(params.mean, "float32")
 
     def kl_per_dim(self, params, prior):
         return prior.gaussian_kl_per_dim(params.mean, params.log_var)
@@ -152,9 +164,9 @@ class InverseAutoregressiveFlow(Posterior):
 
         >>> q = InverseAutoregressiveFlow(steps=2, units=(8,))
         >>> q.build((None, 3), (None, 4))
-        >>> params = PosteriorParameters(tf.zeros([5, 3]), tf.zeros([5, 3]), tf.zeros([5, 4]))
-        >>> q.sample(params, tf.zeros([5, 3])).log_q.shape
-        TensorShape([5])
+        >>> params = PosteriorParameters(np.zeros([5, 3]), np.zeros([5, 3]), np.zeros([5, 4]))
+        >>> tuple(q.sample(params, np.zeros([5, 3])).log_q.shape)
+        (5,)
     """
 
     alias = "iaf"
@@ -182,18 +194,14 @@ class InverseAutoregressiveFlow(Posterior):
 
     def flow(self, z0, context):
         """(z, log |det dz/dz0| per row) for base draws z0 (..., latent_dim)."""
-        z0 = tf.cast(z0, tf.float32)
-        context = None if context is None else tf.cast(context, tf.float32)
-        if not self.networks:
-            return z0, tf.zeros(tf.shape(z0)[:-1], tf.float32)
-        bijector = flows.bijector(self.networks, context)
-        return bijector.forward(z0), bijector.forward_log_det_jacobian(z0, event_ndims=1)
+        z0 = ops.cast(z0, "float32")
+        context = None if context is None else ops.cast(context, "float32")
+        return flows.flow(self.networks, z0, context)
 
     def sample(self, params, eps):
-        q0 = self.gaussian(params)
-        z0 = q0.mean() + q0.stddev() * eps
-        z, log_det = self.flow(z0, params.context)
-        return Draw(z, q0.log_prob(z0) - log_det, -q0.entropy() - log_det)
+        base = self.gaussian_draw(params, eps)
+        z, log_det = self.flow(base.z, params.context)
+        return Draw(z, base.log_q - log_det, base.neg_entropy - log_det)
 
     def point(self, params):
         """The base mean pushed through the flow (eps = 0): a point of high density, not
@@ -214,8 +222,11 @@ class InverseAutoregressiveFlow(Posterior):
         q0 = self.gaussian(params)
         if not self.steps:
             return q0
+        import tensorflow as tf
+        import tensorflow_probability as tfp
+
         context = None if params.context is None else tf.cast(params.context, tf.float32)
-        return tfd.TransformedDistribution(q0, flows.bijector(self.networks, context))
+        return tfp.distributions.TransformedDistribution(q0, flows.bijector(self.networks, context))
 
     def get_config(self):
         config = {**super().get_config(), "steps": self.steps, "units": list(self.units)}

@@ -5,9 +5,9 @@ import math
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
-from keras_vae import validation
+from keras_vae import backend, validation
 from keras_vae.models import likelihoods, network_checks, networks, objectives, posteriors, priors
 from keras_vae.models.base import Endpoint, LatentVariableModel
 from keras_vae.models.posteriors import PosteriorParameters
@@ -50,8 +50,8 @@ class VAE(LatentVariableModel):
         >>> decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, "relu"),
         ...                             keras.layers.Dense(30)])
         >>> model = VAE(encoder, decoder, objective=objectives.ELBO(beta=0.5))
-        >>> model.sample(2, seed=1).shape
-        TensorShape([2, 30])
+        >>> tuple(model.sample(2, seed=1).shape)
+        (2, 30)
     """
 
     loss_names = ("reconstruction_loss", "kl_loss")
@@ -162,6 +162,7 @@ class VAE(LatentVariableModel):
 
     # ----------------------------------------------------------------- inference
 
+    @backend.without_gradients
     def encode(self, x, *, labels=None):
         """(z_mean, z_log_var) of q(z|x): for a flow posterior, z_mean is the base mean pushed
         through the flow (a point of high density) and z_log_var the base's."""
@@ -169,38 +170,42 @@ class VAE(LatentVariableModel):
         params = self.posterior_parameters(x, labels=labels)
         return self.posterior.point(params), params.log_var
 
+    @backend.without_gradients
     def decode(self, z, *, labels=None):
         z = self.check_latents(z)
         return self.likelihood.mean(
             self._decoded(z, self._decoding_classes(labels, z.shape[0]), False)
         )
 
+    @backend.without_gradients
     def sample(self, n, *, labels=None, seed=None):
         n = validation.check_int("n", n, minimum=1)
         z = self.prior.sample(keras.random.normal((n, self.prior.noise_dim), seed=seed))
         return self.decode(z, labels=self._sampling_labels(labels, n, seed))
 
+    @backend.without_gradients
     def reconstruct(self, x, *, labels=None):
         x = self.check_batch(x)
         one_hot = self._encoding_classes(x, labels, False)
-        z = self.posterior.point(self._parameters(x, one_hot, False))
+        z = self.posterior.point(self._encoded(x, one_hot, False))
         return self.likelihood.mean(self._decoded(z, one_hot, False))
 
     def posterior_parameters(self, x, *, labels=None, training=False):
         """The encoder's outputs for a tensor batch x, as the posterior's `PosteriorParameters`."""
-        return self._parameters(x, self._encoding_classes(x, labels, training), training)
+        return self._encoded(x, self._encoding_classes(x, labels, training), training)
 
     def posterior_distribution(self, x, *, labels=None):
-        """q(z|x) as a TFP distribution over (latent_dim,), for a tensor batch x."""
+        """q(z|x) as a TFP distribution over (latent_dim,), for a tensor batch x (TensorFlow
+        only: TFP's distributions are TensorFlow's)."""
         return self.posterior.distribution(
             self.posterior_parameters(self.check_batch(x), labels=labels)
         )
 
     def call(self, inputs, training=False):
         one_hot = self._encoding_classes(inputs, None, training)
-        params = self._parameters(inputs, one_hot, training)
+        params = self._encoded(inputs, one_hot, training)
         if training:
-            z = self.posterior.sample(params, self.draw_noise(tf.shape(params.mean), True)).z
+            z = self.posterior.sample(params, self.draw_noise(ops.shape(params.mean), True)).z
         else:
             z = self.posterior.point(params)
         return self.likelihood.mean(self._decoded(z, one_hot, training))
@@ -211,42 +216,38 @@ class VAE(LatentVariableModel):
         """`loss` (the objective per example), `reconstruction_loss` (-log p(x|z), mean over
         the objective's draws) and `kl_loss` (KL(q(z|x) || p(z))), float32 (batch,) each."""
         self._refuse_labels(labels)
-        return self._loss_terms(tf.convert_to_tensor(x), None, training)
+        return self._loss_terms(ops.convert_to_tensor(x), None, training)
 
     def _loss_terms(self, x, one_hot, training):
         k = self.objective.num_samples
-        eps = self.draw_noise(tf.stack([k * tf.shape(x)[0], self.noise_dim]), training)
+        eps = self.draw_noise((k * ops.shape(x)[0], self.noise_dim), training)
         terms, kl = self._terms(x, one_hot, eps, k, training)
         step = self.optimizer.iterations if getattr(self, "optimizer", None) is not None else 0
         loss = self.objective(terms, step)
         return {
             "loss": loss,
-            "reconstruction_loss": -tf.reduce_mean(terms.log_px, axis=0),
+            "reconstruction_loss": -ops.mean(terms.log_px, axis=0),
             "kl_loss": kl,
         }
 
     def _terms(self, x, one_hot, eps, k, training):
         """(`objectives.BoundTerms` for k draws from flat noise eps (k * batch, noise_dim),
         sample-major, and the KL per example)."""
-        params = self._parameters(x, one_hot, training)
+        params = self._encoded(x, one_hot, training)
         draw = self.posterior.sample(
-            PosteriorParameters(*(None if t is None else tf.tile(t, [k, 1]) for t in params)), eps
+            PosteriorParameters(*(None if t is None else _tile(t, k) for t in params)), eps
         )
-        decoded = self._decoded(
-            draw.z, None if one_hot is None else tf.tile(one_hot, [k, 1]), training
-        )
-        x_rows = tf.tile(tf.cast(x, tf.float32), [k] + [1] * len(self.data_shape))
+        decoded = self._decoded(draw.z, None if one_hot is None else _tile(one_hot, k), training)
+        x_rows = _tile(ops.cast(x, "float32"), k)
         log_px = self.likelihood.log_prob(decoded, x_rows)
         log_pz = self.prior.log_prob(draw.z)
         kl_dims = self.posterior.kl_per_dim(params, self.prior)
         kl = self.posterior.kl(params, draw, self.prior)
         if kl_dims is not None:  # the closed form, one per example: the same for each draw
-            kl = tf.tile(kl, [k])
-        by_draw = [tf.reshape(t, [k, -1]) for t in (log_px, log_pz, draw.log_q, kl)]
+            kl = _tile(kl, k)
+        by_draw = [ops.reshape(t, (k, -1)) for t in (log_px, log_pz, draw.log_q, kl)]
         kl_example = (
-            tf.reduce_sum(kl_dims, axis=-1)
-            if kl_dims is not None
-            else tf.reduce_mean(by_draw[3], axis=0)
+            ops.sum(kl_dims, axis=-1) if kl_dims is not None else ops.mean(by_draw[3], axis=0)
         )
         return objectives.BoundTerms(*by_draw, kl_dims), kl_example
 
@@ -255,11 +256,12 @@ class VAE(LatentVariableModel):
         return self._evidence(x, None, eps)
 
     def _evidence(self, x, one_hot, eps):
-        k = tf.shape(eps)[0]
-        terms, _ = self._terms(x, one_hot, tf.reshape(eps, [-1, self.noise_dim]), k, False)
+        k = eps.shape[0]  # static: the chunk of draws
+        terms, _ = self._terms(x, one_hot, ops.reshape(eps, (-1, self.noise_dim)), k, False)
         log_weights = terms.log_px + terms.log_pz - terms.log_q
         return {"log_weights": log_weights, "elbo": log_weights, "kl": terms.kl}
 
+    @backend.without_gradients
     def kl_per_dim(self, x, *, labels=None):
         return self.posterior.kl_per_dim(
             self.posterior_parameters(self.check_batch(x), labels=labels), self.prior
@@ -279,13 +281,13 @@ class VAE(LatentVariableModel):
 
     # ---------------------------------------------------------------- networks
 
-    def _parameters(self, x, one_hot, training):
+    def _encoded(self, x, one_hot, training):
         """The encoder's float32 `PosteriorParameters`, given one-hot labels too when the
         networks take them."""
         outputs = self.encoder(x if one_hot is None else [x, one_hot], training=training)
         if self.split_encoder_output:
-            outputs = tf.split(outputs, 2, axis=-1)
-        z_mean, z_log_var, *context = (tf.cast(t, tf.float32) for t in outputs)
+            outputs = ops.split(outputs, 2, axis=-1)
+        z_mean, z_log_var, *context = (ops.cast(t, "float32") for t in outputs)
         return PosteriorParameters(z_mean, z_log_var, context[0] if context else None)
 
     def _decoded(self, z, one_hot, training):
@@ -316,7 +318,7 @@ class VAE(LatentVariableModel):
         data, data_spec = self.data_name, ((None, *self.data_shape), "float32")
 
         def encode(x):
-            params = self._parameters(x, None, False)
+            params = self._encoded(x, None, False)
             return {"z_mean": self.posterior.point(params), "z_log_var": params.log_var}
 
         def decode(z):
@@ -377,3 +379,8 @@ class VAE(LatentVariableModel):
             if isinstance(config.get(key), dict):  # a deep copy: deserializing consumes the dict
                 config[key] = keras.saving.deserialize_keras_object(copy.deepcopy(config[key]))
         return cls(**config)
+
+
+def _tile(tensor, k):
+    """k copies of a batch tensor along its first axis, sample-major."""
+    return ops.tile(tensor, [k] + [1] * (len(tensor.shape) - 1))

@@ -3,8 +3,13 @@
 Correctness lives in the model: `VAE.train_step` averages per-example losses over
 the global batch and `Sampling` folds the replica id into its seed. This module only
 picks and creates strategies, and keeps a worker from hanging on a missing peer.
+
+Strategies are TensorFlow's: on another Keras backend `"auto"` and `"default"` give
+`NoStrategy` (one process, the backend's own devices; on JAX,
+`keras.distribution.DataParallel` spreads a batch over them), and the others are refused.
 """
 
+import contextlib
 import functools
 import os
 import subprocess
@@ -12,7 +17,7 @@ import sys
 
 import tensorflow as tf
 
-from keras_vae import validation
+from keras_vae import backend, validation
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
 #: Seconds a worker waits for its peers before giving up (override: KERAS_VAE_PEER_TIMEOUT).
@@ -42,6 +47,13 @@ def strategy(name="auto", peer_timeout=None):
         ...     model.compile(optimizer="adam")
     """
     validation.check_choice("name", name, STRATEGIES)
+    if not backend.is_tensorflow():
+        if name in ("auto", "default") and num_workers() == 1:
+            return NoStrategy()
+        backend.require_tensorflow(
+            f"strategy={name!r} (tf.distribute)",
+            "on JAX, use keras.distribution.DataParallel for several devices",
+        )
     if name == "auto":
         name = _auto()
     if name == "multi_worker":
@@ -57,6 +69,15 @@ def strategy(name="auto", peer_timeout=None):
         gpus = tf.config.list_logical_devices("GPU")
         return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
     return tf.distribute.get_strategy()
+
+
+class NoStrategy:
+    """What `strategy` gives on a backend without tf.distribute: a scope that does nothing."""
+
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        return contextlib.nullcontext()
 
 
 @functools.cache

@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_vae import data, files, validation
+from keras_vae import backend, data, files, validation
 from keras_vae.models import optimizers, presets, recipes
 from keras_vae.training import callbacks as run_callbacks
 from keras_vae.training import distribute, rundir
@@ -57,6 +57,7 @@ def train(config, extra_callbacks=(), strategy=None):
         run_dir = os.path.join(run_dir, f"workertemp_{distribute.task_id()}")
     files.check_writable(run_dir, "the run")
     if config.export_dir and chief:
+        backend.require_tensorflow("--export-dir (a SavedModel export)", backend.EXPORT_WAY_OUT)
         files.check_writable(config.export_dir, "the export")
     keras.utils.set_random_seed(config.seed)
     train_ds, val_ds, data_shape, num_classes = _datasets(config)
@@ -352,6 +353,7 @@ def _config_record(config, data_shape, num_classes=None):
     if config.conditional:
         record["data_classes"] = num_classes
     record["keras_version"] = keras.__version__
+    record["backend"] = backend.name()
     return json.loads(json.dumps(record, default=_jsonable))
 
 

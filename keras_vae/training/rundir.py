@@ -98,6 +98,8 @@ def changed_settings(saved, record):
     differences = []
     for name in sorted(set(saved) | set(record)):
         old, new = saved.get(name), record.get(name)
+        if name == "backend":  # runs of 0.2, which recorded none, were TensorFlow's
+            old = old or "tensorflow"
         if _same(old, new) or name == "keras_version":
             continue
         if name in CHANGEABLE and (name != "epochs" or _longer(saved, old, new)):
