@@ -1,4 +1,4 @@
-"""keras-vae: variational autoencoders as first-class Keras 3 / TensorFlow models.
+"""keras-vae: variational autoencoders as first-class Keras 3 models (TensorFlow, JAX, PyTorch).
 
 Public API:
 
@@ -18,13 +18,14 @@ Public API:
     keras_vae.training             a whole run into a run directory: TrainConfig, train, distribute
     keras_vae.visualization        picture callbacks, plotting, latent-space tools
     keras_vae.evaluate             importance-sampled log-likelihood, ELBO, bits/dim, active units
-    keras_vae.export               SavedModel (TF Serving layout) and LiteRT, checked against Keras
+    keras_vae.export               SavedModel (TF Serving layout), LiteRT, ONNX; checked exports
+    keras_vae.backend              the Keras backend, and what only TensorFlow has
 
 Importing the package registers every model and part with Keras, so that
 `keras.models.load_model(path, safe_mode=True)` needs no custom objects.
 """
 
-from keras_vae import data, evaluate, export, training, visualization
+from keras_vae import backend, data, evaluate, export, training, visualization
 from keras_vae.models import (
     VAE,
     ClampLogVariance,
@@ -40,7 +41,7 @@ from keras_vae.models import (
     priors,
 )
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 __all__ = [
     "VAE",
     "ConditionalVAE",
@@ -59,4 +60,5 @@ __all__ = [
     "visualization",
     "evaluate",
     "export",
+    "backend",
 ]

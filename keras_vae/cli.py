@@ -199,11 +199,14 @@ def _load_vae(path):
 
 
 def _sample(args):
+    import keras
+
     from keras_vae import files
     from keras_vae.visualization import plotting
 
     model = _load_vae(args.run_dir)
-    samples = model.sample(args.n, seed=args.seed, **_sample_labels(model, args.label)).numpy()
+    samples = model.sample(args.n, seed=args.seed, **_sample_labels(model, args.label))
+    samples = keras.ops.convert_to_numpy(samples)
     if args.out.endswith(".npy"):
         import numpy as np
 

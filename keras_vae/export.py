@@ -172,6 +172,96 @@ def tflite(model, out_dir, quantization=None):
     return paths
 
 
+#: The model signatures `onnx` writes, with their files' names.
+ONNX_FILES = {"encode": "encoder.onnx", "decode": "decoder.onnx"}
+
+
+def onnx(model, out_dir):
+    """Writes `encoder.onnx` (the `encode` signature) and `decoder.onnx` (`decode`) into
+    `out_dir` with Keras's own ONNX export (TensorFlow or PyTorch; the `onnx` extra), once
+    ONNX Runtime gives the Keras model's outputs at two batch sizes. One input each (the
+    data, or z; the exporter names it), dynamic in the batch; the outputs in the
+    signature's order. For a model without classes. Returns `{"encoder": path, ...}`."""
+    onnxruntime = _check_onnx(model)
+    out_dir = os.path.abspath(os.fspath(out_dir))
+    _make_dirs(out_dir)
+    paths = {}
+    files.remove_leftovers(out_dir, dirs_named=".tmp-onnx-*")  # a killed export's
+    with files.staging_dir(out_dir, "onnx") as tmp:
+        for signature, file_name in ONNX_FILES.items():
+            path = os.path.join(tmp, file_name)
+            _write_onnx(model, signature, path)
+            _check_onnx_file(model, signature, onnxruntime.InferenceSession(path), path)
+            paths[file_name.split(".")[0]] = path
+        for part, path in paths.items():
+            files.publish_mode(path)
+            paths[part] = os.path.join(out_dir, os.path.basename(path))
+            os.replace(path, paths[part])
+    return paths
+
+
+def _check_onnx(model):
+    """Raises unless `onnx` can export `model` here; returns the onnxruntime module."""
+    check_model(model)
+    if backend.name() not in ("tensorflow", "torch"):
+        raise validation.invalid(
+            "KERAS_BACKEND",
+            "'tensorflow' or 'torch' for keras_vae.export.onnx (Keras exports ONNX from JAX "
+            f"only through jax2onnx); {backend.EXPORT_WAY_OUT}",
+            backend.name(),
+        )
+    if model.num_classes is not None:
+        raise validation.invalid(
+            "model",
+            "a model without classes for keras_vae.export.onnx (a model with classes: "
+            "saved_model or tflite, whose signatures take the labels)",
+            validation.Described(f"a {type(model).__name__} with {model.num_classes} classes"),
+        )
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ImportError(
+            "keras_vae.export.onnx needs ONNX Runtime and the exporter: "
+            'pip install "keras-vae[onnx]"'
+        ) from None
+    return onnxruntime
+
+
+def _write_onnx(model, signature, path):
+    """Keras's ONNX export of one signature, its batch dimension dynamic."""
+    ((name, (shape, dtype)),) = model.serving_endpoints()[signature].inputs.items()
+    wrapper = _EndpointModel(model, signature)
+    example = keras.ops.convert_to_tensor(model.serving_examples(1)[name])
+    backend.without_gradients(wrapper)(example)  # builds it
+    spec = [keras.InputSpec(shape=shape, dtype=dtype)]
+    wrapper.export(path, format="onnx", verbose=False, input_signature=spec)
+
+
+def _check_onnx_file(model, signature, session, path):
+    """Raises AssertionError unless the ONNX file gives the Keras model's outputs."""
+    endpoint = model.serving_endpoints()[signature]
+    (name,) = endpoint.inputs
+    run = backend.without_gradients(endpoint.function)
+    for batch in (1, 3):
+        given = model.serving_examples(batch)[name]
+        want = run(keras.ops.convert_to_tensor(given))
+        want = {k: keras.ops.convert_to_numpy(v) for k, v in want.items()}
+        got = dict(zip(want, session.run(None, {session.get_inputs()[0].name: given})))
+        _compare({signature: want}, {signature: got}, max_difference(model), path)
+
+
+class _EndpointModel(keras.Model):
+    """One of a model's serving signatures as a Keras model, for Keras's ONNX exporter:
+    its outputs a list, in the signature's order."""
+
+    def __init__(self, model, signature):
+        super().__init__(name=f"{model.name}_{signature}")
+        self.model, self.signature = model, signature
+
+    def call(self, inputs):
+        return list(self.model.serving_endpoints()[self.signature].function(inputs).values())
+
+
 def data_name(model):
     """The name of the data's input and output in the signatures: `images` or `x`."""
     return model.data_name

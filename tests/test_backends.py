@@ -91,6 +91,8 @@ def test_every_part_computes_what_tensorflow_computes(found, backend):
         np.testing.assert_allclose(got["log_likelihood"], want, rtol=2e-5, err_msg=name)
         want = evaluate.elbo(model, data, num_samples=4)
         np.testing.assert_allclose(got["elbo"], want, rtol=2e-5, err_msg=name)
+        want = evaluate.report(model, data, num_samples=16)["nll"]
+        assert got["report_nll"] == pytest.approx(want, rel=2e-5), name
 
 
 @pytest.mark.parametrize("backend", OTHERS)
@@ -112,6 +114,7 @@ def test_kl_warmup_sees_the_real_step_count(found, backend):
     # the step the function was traced at would give 0).
     expected = warmup["reconstruction_loss"] + 0.375 * warmup["kl_loss"]
     assert warmup["loss"] == pytest.approx(expected, rel=1e-6)
+    assert 0 < warmup["mae"] < 1  # compile(metrics=["mae"]) is logged
 
 
 @pytest.mark.parametrize("backend", OTHERS)
@@ -163,8 +166,9 @@ def test_a_file_saved_under_another_backend_exports_under_tensorflow(found, back
 
 
 @pytest.mark.parametrize("backend", OTHERS)
-def test_a_run_records_its_backend_and_trains_with_its_pictures(found, backend):
+def test_the_command_line_trains_records_its_backend_and_evaluates(found, backend):
     theirs, out_dir = found[backend]
+    assert theirs["train"]["status"] == 0 and theirs["train"]["evaluate_status"] == 0
     assert all(np.isfinite(v) for v in theirs["train"]["metrics"].values())
     assert len(theirs["train"]["pictures"]) == 3
     with open(os.path.join(out_dir, "run", "config.json"), encoding="utf-8") as f:
@@ -195,6 +199,10 @@ def test_a_run_is_not_resumed_under_another_backend(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"backend: 'jax' in config.json, 'tensorflow' now"):
         training.train(config)
     assert sorted(os.listdir(tmp_path / "run")) == before
+
+
+def test_onnx_files_from_pytorch_match_keras(found):
+    assert found["torch"][0]["onnx"] == ["decoder.onnx", "encoder.onnx"]
 
 
 def test_torch_data_loaders_feed_fit(found):

@@ -263,3 +263,40 @@ def test_a_mixed_bfloat16_model_exports_within_its_precision(tmp_path):
     assert export.max_difference(model) == 1e-2 and export.max_difference(plain) == 1e-5
     path = export.saved_model(model, tmp_path / "bf16")  # checked against Keras inside
     assert os.path.isfile(os.path.join(path, "saved_model.pb"))
+
+
+def test_onnx_files_run_in_onnx_runtime_like_keras(model, tmp_path):
+    import onnxruntime
+
+    paths = export.onnx(model, tmp_path / "onnx")
+    assert sorted(os.listdir(tmp_path / "onnx")) == ["decoder.onnx", "encoder.onnx"]
+    x = keras_vae.data.shapes.generate(5, seed=9)[0]
+    session = onnxruntime.InferenceSession(paths["encoder"], providers=["CPUExecutionProvider"])
+    z_mean, z_log_var = session.run(None, {session.get_inputs()[0].name: x})
+    np.testing.assert_allclose(z_mean, model.encode(x)[0], atol=1e-5)
+    np.testing.assert_allclose(z_log_var, model.encode(x)[1], atol=1e-5)
+    session = onnxruntime.InferenceSession(paths["decoder"], providers=["CPUExecutionProvider"])
+    (decoded,) = session.run(None, {session.get_inputs()[0].name: z_mean})
+    np.testing.assert_allclose(decoded, model.decode(z_mean), atol=1e-5)
+
+
+def test_a_wrong_onnx_export_is_never_written(model, tmp_path, monkeypatch):
+    endpoints = model.serving_endpoints()
+    decode = endpoints["decode"]
+
+    def differs_in_the_graph(z):
+        shift = 0.0 if tf.executing_eagerly() else 5.0
+        return {k: v + shift for k, v in decode.function(z).items()}
+
+    endpoints["decode"] = decode._replace(function=differs_in_the_graph)
+    monkeypatch.setattr(model, "serving_endpoints", lambda: endpoints)
+    with pytest.raises(AssertionError, match="signature 'decode' output 'images' differs"):
+        export.onnx(model, tmp_path / "onnx")
+    assert os.listdir(tmp_path / "onnx") == []
+
+
+def test_onnx_refuses_a_model_with_classes(tmp_path):
+    model = keras_vae.ConditionalVAE.from_shape((28, 28, 1), num_classes=3, latent_dim=2)
+    with pytest.raises(ValueError, match=r"argument model\. Expected a model without classes"):
+        export.onnx(model, tmp_path / "onnx")
+    assert not os.path.exists(tmp_path / "onnx")

@@ -66,12 +66,16 @@ def jax_train_step(model, state, data):
     (scaled, (terms, non_trainable)), grads = jax.value_and_grad(loss_fn, has_aux=True)(trainable)
     finite = ops_all_finite([scaled, *grads])
     trainable, optimizer_vars = model.optimizer.stateless_apply(optimizer_vars, grads, trainable)
-    with keras.StatelessScope(
-        state_mapping=list(zip(model.metrics_variables, metrics_vars))
-    ) as scope:
+    mapping = [
+        *zip(model.trainable_variables, trainable),  # compiled metrics call the model
+        *zip(model.non_trainable_variables, non_trainable),
+        *zip(model.metrics_variables, metrics_vars),
+    ]
+    with keras.StatelessScope(state_mapping=mapping) as scope:
         model.skipped_tracker.update_state(1.0 - keras.ops.cast(finite, "float32"))
         logs = model.update_trackers(x, terms, finite, training=True)
         logs["skipped_updates"] = model.skipped_tracker.result()
+    non_trainable = [_current(scope, v) for v in model.non_trainable_variables]
     metrics_vars = [_current(scope, v) for v in model.metrics_variables]
     return logs, (trainable, non_trainable, optimizer_vars, metrics_vars)
 

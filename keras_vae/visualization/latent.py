@@ -256,7 +256,10 @@ def nearest_neighbors(model, queries, pool, k=5):
     check_int("k", k, minimum=1)
     if k > len(pool):
         raise validation.invalid("k", f"at most len(pool) = {len(pool)}", k)
-    z_queries, z_pool = encode_mean(model, queries), encode_mean(model, pool)
+    # float64: the expansion |a|^2 - 2ab + |b|^2 cancels, and in float32 left distances of
+    # 1e-3 between a point and itself.
+    z_queries = encode_mean(model, queries).astype(np.float64)
+    z_pool = encode_mean(model, pool).astype(np.float64)
     squared = (
         np.sum(z_queries**2, axis=1)[:, None]
         - 2 * z_queries @ z_pool.T

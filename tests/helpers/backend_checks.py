@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 import keras_vae
-from keras_vae import evaluate, training
+from keras_vae import evaluate
 from keras_vae.data import shapes
 
 ARCH = {"encoder_filters": (4,), "decoder_filters": (4,), "dense_units": 16}
@@ -52,10 +52,10 @@ def warmup_loss():
     logged loss is the mean reconstruction + (0 + 1/4 + 2/4 + 3/4) / 4 * KL if the schedule
     sees the real step (the KL of a Gaussian posterior is noise-free)."""
     model = small_vae(objective=keras_vae.objectives.ELBO(warmup_steps=4))
-    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    model.compile(optimizer=keras.optimizers.SGD(0.0), metrics=["mae"])
     batch = images(16)
     history = model.fit(np.concatenate([batch] * 4), batch_size=16, verbose=0, shuffle=False)
-    return {k: history.history[k][0] for k in ("loss", "reconstruction_loss", "kl_loss")}
+    return {k: history.history[k][0] for k in ("loss", "reconstruction_loss", "kl_loss", "mae")}
 
 
 @keras.saving.register_keras_serializable(package="backend_checks")
@@ -101,6 +101,7 @@ def same_math(model_dir):
             "decoded": to_numpy(model.decode(z, **given)),
             "log_likelihood": evaluate.log_likelihood(model, data, num_samples=64).tolist(),
             "elbo": evaluate.elbo(model, data, num_samples=4).tolist(),
+            "report_nll": evaluate.report(model, data, num_samples=16)["nll"],
         }
     return found
 
@@ -131,6 +132,8 @@ def tensorflow_only(out_dir):
         "posterior_distribution": lambda: model.posterior_distribution(images(2)),
         "mirrored": lambda: distribute.strategy("mirrored"),
     }
+    if keras.backend.backend() == "jax":
+        attempts["onnx"] = lambda: export.onnx(model, os.path.join(out_dir, "onnx"))
     for name, attempt in attempts.items():
         try:
             attempt()
@@ -159,26 +162,34 @@ def saved_model_file(out_dir):
 
 
 def train_command(out_dir):
-    """`keras-vae train`'s code path, pictures and all, on the offline shapes set."""
-    config = training.config_for(
-        os.path.join(out_dir, "run"),
-        dataset="shapes",
-        num_examples=64,
-        image_size=16,
-        batch_size=16,
-        epochs=1,
-        latent_dim=2,
-        encoder_filters=(4,),
-        decoder_filters=(4,),
-        dense_units=8,
-        export_dir="",
-        verbose=0,
-    )
-    result = training.train(config)
+    """`keras-vae train`, pictures and all, on the offline shapes set; then `evaluate`."""
+    from keras_vae import cli
+
+    run = os.path.join(out_dir, "run")
+    arguments = ["train", "--out", run, "--dataset", "shapes", "--num-examples", "64"]
+    arguments += ["--image-size", "16", "--batch-size", "16", "--epochs", "1"]
+    arguments += ["--latent-dim", "2", "--encoder-filters", "4", "--decoder-filters", "4"]
+    arguments += ["--dense-units", "8", "--export-dir", "", "--verbose", "0"]
+    status = cli.main(arguments)
+    with open(os.path.join(run, "metrics.json"), encoding="utf-8") as f:
+        metrics = json.load(f)
+    held_out = os.path.join(out_dir, "held_out.npz")
+    np.savez(held_out, images=images(32, seed=7))
+    evaluated = cli.main(["evaluate", run, "--data", held_out, "--num-samples", "4"])
     return {
-        "metrics": result["metrics"],
-        "pictures": sorted(os.listdir(os.path.join(out_dir, "run", "images"))),
+        "status": status,
+        "evaluate_status": evaluated,
+        "metrics": metrics,
+        "pictures": sorted(os.listdir(os.path.join(run, "images"))),
     }
+
+
+def onnx_files(out_dir):
+    """ONNX files of a VAE (export.onnx checks them in ONNX Runtime before it writes)."""
+    from keras_vae import export
+
+    paths = export.onnx(small_vae(posterior="iaf"), os.path.join(out_dir, "onnx"))
+    return sorted(os.path.basename(p) for p in paths.values())
 
 
 def torch_data_loader():
@@ -233,6 +244,7 @@ def main():
         }
         if keras.backend.backend() == "torch":
             found["data_loader"] = torch_data_loader()
+            found["onnx"] = onnx_files(out_dir)
     print(json.dumps(found))
 
 
