@@ -136,9 +136,8 @@ class ConditionalVAE(VAE):
     def loss_terms(self, x, *, labels=None, training=False):
         """Per-example M2 terms for a batch of x and int labels (-1 or None: unlabelled).
 
-        Every example is scored with every class in one batch of C rows per example (so
-        the shapes do not depend on how many are labelled, which JAX's compiled steps
-        need); a labelled example keeps its own class's row.
+        An unlabelled example is scored with each of the C classes, a labelled one with
+        its own (`_class_rows`), all in one batch.
 
         Returns a dict of float32 (batch,) tensors: `loss` (-ELBO(x, y) + alpha * CE for
         labelled examples, the expectation over q(y|x) minus its entropy for unlabelled
@@ -151,11 +150,13 @@ class ConditionalVAE(VAE):
             labels = ops.full((batch,), labels_lib.UNKNOWN, "int32")
         labels = ops.cast(labels, "int32")
         labelled = labels >= 0
-        # C rows per example, example-major: row (i, y) scores x_i with class y.
-        rows_x = ops.repeat(x, classes, axis=0)
-        rows_y = ops.tile(ops.arange(classes, dtype="int32"), [batch])
+        example, rows_y = self._class_rows(labels, labelled, batch)
+        rows_x = ops.take(x, example, axis=0)
         rows = self._loss_terms(rows_x, labels_lib.one_hot(rows_y, classes), training)
-        per_class = {k: ops.reshape(v, (-1, classes)) for k, v in rows.items()}
+        # Row (i, y) into place (i, y) of a (batch, C) table; rows not scored stay 0 and
+        # weigh 0 below.
+        where = ops.stack([example, rows_y], axis=-1)
+        per_class = {k: ops.scatter(where, v, (batch, classes)) for k, v in rows.items()}
         logits = self._logits(x, training)
         log_q = ops.log_softmax(logits, axis=-1)
         q = ops.exp(log_q)
@@ -178,6 +179,22 @@ class ConditionalVAE(VAE):
             "classifier_loss": ops.where(labelled, cross_entropy, nan),
             "accuracy": ops.where(labelled, correct, nan),
         }
+
+    def _class_rows(self, labels, labelled, batch):
+        """(example index, class) of each row to score: on JAX, whose compiled steps need
+        shapes that do not depend on how many are labelled, every class of every example;
+        elsewhere a labelled example's own class and every class of an unlabelled one
+        (fewer rows: 0.3's cost)."""
+        classes = self.num_classes
+        every = ops.arange(classes, dtype="int32")
+        if backend.name() == "jax":
+            example = ops.repeat(ops.arange(batch, dtype="int32"), classes)
+            return example, ops.tile(every, [batch])
+        index_l = ops.cast(ops.where(labelled)[0], "int32")
+        index_u = ops.cast(ops.where(ops.logical_not(labelled))[0], "int32")
+        example = ops.concatenate([index_l, ops.repeat(index_u, classes)], axis=0)
+        unlabelled_y = ops.tile(every, [ops.shape(index_u)[0]])
+        return example, ops.concatenate([ops.take(labels, index_l), unlabelled_y], axis=0)
 
     def evidence(self, x, eps, *, labels=None):
         """M2's evidence of p(x) = (1/C) sum_y p(x|y), summed exactly over the classes with
