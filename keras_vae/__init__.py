@@ -41,7 +41,7 @@ from keras_vae.models import (
     priors,
 )
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 __all__ = [
     "VAE",
     "ConditionalVAE",

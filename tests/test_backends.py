@@ -7,7 +7,6 @@ tests compare what it found with what TensorFlow computes here.
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -21,8 +20,8 @@ from keras_vae import evaluate, export, training
 HELPERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers")
 sys.path.insert(0, HELPERS)
 import backend_checks  # noqa: E402
+import fixture_run  # noqa: E402
 
-FIXTURE_RUN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "v0_2", "run")
 OTHERS = ("jax", "torch")
 
 pytestmark = pytest.mark.slow
@@ -183,26 +182,13 @@ def test_the_command_line_trains_records_its_backend_and_evaluates(found, backen
 
 
 def test_a_run_is_not_resumed_under_another_backend(tmp_path, monkeypatch):
-    shutil.copytree(FIXTURE_RUN, tmp_path / "run")
-    monkeypatch.chdir(tmp_path)
+    fixture_run.copy_to(tmp_path, monkeypatch)
     with open(tmp_path / "run" / "config.json", encoding="utf-8") as f:
         record = json.load(f)
     with open(tmp_path / "run" / "config.json", "w", encoding="utf-8") as f:
         json.dump({**record, "backend": "jax"}, f)
     before = sorted(os.listdir(tmp_path / "run"))
-    config = training.config_for(
-        "run",
-        num_examples=64,
-        batch_size=32,
-        epochs=2,
-        latent_dim=2,
-        encoder_filters=(4,),
-        dense_units=8,
-        decoder_filters=(4,),
-        images=False,
-        export_dir="",
-        verbose=0,
-    )
+    config = fixture_run.config()
     with pytest.raises(ValueError, match=r"backend: 'jax' in config.json, 'tensorflow' now"):
         training.train(config)
     assert sorted(os.listdir(tmp_path / "run")) == before
@@ -215,6 +201,15 @@ def test_onnx_files_from_pytorch_match_keras(found):
 def test_torch_data_loaders_feed_fit(found):
     losses = found["torch"][0]["data_loader"]
     assert len(losses) == 1 and np.isfinite(losses[0])
+
+
+def test_jax_steps_without_donation_make_keras_updates(found):
+    # On the CPU the package compiles JAX's steps itself (Keras's donate the state); with
+    # two steps per execution Keras's own run. Both make the same updates.
+    own = found["jax"][0]["own_step_functions"]
+    assert own["max_change"] > 1e-2
+    assert own["max_difference"] < 1e-5 * own["max_change"]
+    assert own["losses"][0] == pytest.approx(own["losses"][1], rel=1e-5)
 
 
 def test_data_parallel_on_two_devices_makes_the_update_of_one(found):

@@ -8,7 +8,7 @@ make_fixtures.py at commit 2a211f6).
 import csv
 import json
 import os
-import shutil
+import sys
 
 import keras
 import numpy as np
@@ -16,6 +16,9 @@ import pytest
 
 import keras_vae
 from keras_vae import training
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
+import fixture_run  # noqa: E402
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "v0_2")
 KINDS = {"vae_conv": "VAE", "vae_iaf": "VAE", "vae_mlp": "VAE", "conditional": "ConditionalVAE"}
@@ -63,21 +66,8 @@ def test_the_parts_of_a_0_2_model_are_read_from_its_flat_settings():
 
 
 def test_a_0_2_run_directory_resumes_to_the_weights_0_2_trained(tmp_path, monkeypatch):
-    shutil.copytree(os.path.join(FIXTURES, "run"), tmp_path / "run")
-    monkeypatch.chdir(tmp_path)  # the fixture's config.json names its run directory "run"
-    config = training.config_for(
-        "run",
-        num_examples=64,
-        batch_size=32,
-        epochs=2,
-        latent_dim=2,
-        encoder_filters=(4,),
-        dense_units=8,
-        decoder_filters=(4,),
-        images=False,
-        export_dir="",
-        verbose=0,
-    )
+    fixture_run.copy_to(tmp_path, monkeypatch)
+    config = fixture_run.config()
     result = training.train(config)
     want = np.load(os.path.join(FIXTURES, "run_resumed.npz"))
     want = [want[f"arr_{i}"] for i in range(len(want.files))]

@@ -285,7 +285,12 @@ def _finish(batches, binarize, seed):
         seeds = tf.data.Dataset.random(seed, rerandomize_each_iteration=dynamic).batch(2)
         binary = _on_x(_binary_sample, extra_args=1)
         batches = tf.data.Dataset.zip(batches, seeds).map(binary, tf.data.AUTOTUNE)
-    return batches.prefetch(tf.data.AUTOTUNE)
+    # Fixed settings (a map on as many threads as there are cores), not tf.data's
+    # autotuning: its background optimisation takes a core from the training step, and on
+    # a 2-core machine it halved the speed of 6 epochs in 15 (`benchmarks/RESULTS.md`).
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _on_x(function, extra_args=0):

@@ -212,6 +212,26 @@ class LatentVariableModel(keras.Model):
         if self.built:
             self.optimizer.build(self.trainable_variables)
 
+    def make_train_function(self, force=False):
+        if self._use_undonated("train_function", self.train_step, force):
+            return self.train_function
+        return super().make_train_function(force)
+
+    def make_test_function(self, force=False):
+        if self._use_undonated("test_function", self.test_step, force):
+            return self.test_function
+        return super().make_test_function(force)
+
+    def _use_undonated(self, attribute, step, force):
+        """Sets `attribute` to `steps.undonated_jax_function` of `step` where it applies (JAX
+        on the CPU); False where Keras's own function is to be made."""
+        if getattr(self, attribute) is not None and not force:
+            return False  # Keras's own early return
+        function = steps.undonated_jax_function(self, step)
+        if function is not None:
+            setattr(self, attribute, function)
+        return function is not None
+
     def train_step(self, *args):
         # Each backend's step has Keras's own form for that backend (`keras_vae.models.steps`).
         if backend.name() == "jax":

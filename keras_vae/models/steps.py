@@ -118,6 +118,33 @@ def torch_train_step(model, data):
     return {**logs, "skipped_updates": model.skipped_tracker.result()}
 
 
+def undonated_jax_function(model, step):
+    """A `train_function` or `test_function` for Keras's JAX loops on the CPU: `step`
+    compiled without donating the state. Keras donates it, which on XLA's CPU backend
+    makes a conv VAE's step 15-20% slower (jax-ml/jax#16647; `benchmarks/RESULTS.md`)
+    for no saving that matters there. None where Keras's own function is the right one:
+    other backends and devices, a `keras.distribution`, eager or uncompiled runs, and
+    several steps per execution."""
+    if (
+        keras.backend.backend() != "jax"
+        or model.run_eagerly
+        or not model.jit_compile
+        or model.steps_per_execution != 1
+        or keras.distribution.distribution() is not None
+    ):
+        return None
+    import jax
+
+    if jax.default_backend() != "cpu":
+        return None
+    compiled = jax.jit(step)
+
+    def function(state, iterator):  # the form of Keras's own: one batch per call
+        return compiled(state, next(iterator))
+
+    return function
+
+
 def ops_all_finite(tensors):
     """True (a boolean scalar tensor) when every value of every tensor is finite."""
     ops = keras.ops

@@ -203,6 +203,25 @@ def torch_data_loader():
     return model.fit(loader, epochs=1, verbose=0).history["loss"]
 
 
+def own_step_functions():
+    """Fits and evaluations with the package's JAX CPU functions (one step per execution)
+    against Keras's own (two steps per execution, which the package leaves to Keras)."""
+    weights, losses = [], []
+    for per_execution in (1, 2):
+        keras.utils.set_random_seed(0)
+        model = small_vae()
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), steps_per_execution=per_execution)
+        model.fit(images(64), batch_size=16, epochs=2, verbose=0, shuffle=False)
+        weights.append(model.get_weights())
+        losses.append(model.evaluate(images(32, seed=1), batch_size=16, verbose=0))
+    start = small_vae().get_weights()
+    return {
+        "max_difference": max(float(np.max(np.abs(a - b))) for a, b in zip(*weights)),
+        "max_change": max(float(np.max(np.abs(a - b))) for a, b in zip(weights[0], start)),
+        "losses": [float(np.ravel(loss)[0]) for loss in losses],
+    }
+
+
 def data_parallel():
     """One update with keras.distribution.DataParallel over 2 devices against one device."""
     devices = keras.distribution.list_devices()
@@ -242,6 +261,8 @@ def main():
             "saved": saved_model_file(out_dir),
             "train": train_command(out_dir),
         }
+        if keras.backend.backend() == "jax":
+            found["own_step_functions"] = own_step_functions()
         if keras.backend.backend() == "torch":
             found["data_loader"] = torch_data_loader()
             found["onnx"] = onnx_files(out_dir)
