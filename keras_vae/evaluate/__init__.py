@@ -1,4 +1,5 @@
-"""Honest likelihoods: importance-sampled log p(x), ELBO, bits/dim, active units, KL per dim.
+"""Honest likelihoods (importance-sampled log p(x), ELBO, bits/dim, active units, KL per
+dim) and sample quality through a classifier (confident reads, Fréchet distance).
 
 Every function takes a keras_vae model (any `LatentVariableModel`: it uses the interface
 only) and NumPy arrays of examples.
@@ -10,6 +11,13 @@ only) and NumPy arrays of examples.
 from keras_vae.evaluate.latents import active_units, kl_per_dim, unit_activity
 from keras_vae.evaluate.likelihood import elbo, log_likelihood
 from keras_vae.evaluate.report import bits_per_dim, classification_error, report
+from keras_vae.evaluate.samples import (
+    classifier_network,
+    confident_fraction,
+    frechet_distance,
+    sample_quality,
+    train_classifier,
+)
 
 __all__ = [
     "log_likelihood",
@@ -20,4 +28,9 @@ __all__ = [
     "kl_per_dim",
     "classification_error",
     "report",
+    "sample_quality",
+    "confident_fraction",
+    "frechet_distance",
+    "classifier_network",
+    "train_classifier",
 ]
