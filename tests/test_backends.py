@@ -177,6 +177,9 @@ def test_the_command_line_trains_records_its_backend_and_evaluates(found, backen
     assert theirs["train"]["status"] == 0 and theirs["train"]["evaluate_status"] == 0
     assert all(np.isfinite(v) for v in theirs["train"]["metrics"].values())
     assert len(theirs["train"]["pictures"]) == 3
+    # Keras's own "auto" off TensorFlow: JAX compiles its steps (eagerly, a full run filled
+    # the memory maps until XLA failed), PyTorch runs them eagerly.
+    assert theirs["train"]["jit_compile"] is (backend == "jax")
     with open(os.path.join(out_dir, "run", "config.json"), encoding="utf-8") as f:
         assert json.load(f)["backend"] == backend
 

@@ -202,13 +202,16 @@ def build_model(config, data_shape, steps_per_epoch=None, num_classes=None):
             f"{'labelled' if config.conditional else 'unlabelled'} data",
             validation.Described(f"{recipe.get('model', 'VAE')}, which {has}"),
         )
-    jit = config.jit_compile
-    if jit == "auto":  # XLA was slower than plain TF for this model on CPU (RESULTS.md)
+    jit = {"on": True, "off": False}.get(config.jit_compile, config.jit_compile)
+    if jit == "auto" and backend.is_tensorflow():
+        # XLA was slower than plain TF for this model on CPU (RESULTS.md). Elsewhere Keras's
+        # own "auto": JAX compiles (eager JAX dispatched op by op, 0.8 s a step, and its
+        # kernels filled the process's memory maps until LLVM failed), PyTorch runs eagerly.
         jit = bool(tf.config.list_physical_devices("GPU"))
     optimizer = optimizers.for_run(
         config.learning_rate, config.lr_schedule, config.epochs, steps_per_epoch
     )
-    model.compile(optimizer=optimizer, jit_compile=jit in (True, "on"))
+    model.compile(optimizer=optimizer, jit_compile=jit)
     return model
 
 

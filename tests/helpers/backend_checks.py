@@ -181,6 +181,7 @@ def train_command(out_dir):
         "evaluate_status": evaluated,
         "metrics": metrics,
         "pictures": sorted(os.listdir(os.path.join(run, "images"))),
+        "jit_compile": keras.saving.load_model(os.path.join(run, "model.keras")).jit_compile,
     }
 
 
