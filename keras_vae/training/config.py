@@ -162,7 +162,7 @@ class TrainConfig:
     precision: str = _field("float32", "dtype policy", PRECISIONS, group="training")
     jit_compile: str = _field(
         "auto",
-        "XLA; auto = on with a GPU, off on CPU (slower there)",
+        "XLA; auto = TensorFlow: on with a GPU, off on CPU (slower there); JAX: on; torch: off",
         JIT_COMPILE,
         group="training",
     )
