@@ -183,7 +183,7 @@ def checked_dataset(dataset, unit_interval, num_classes=None):
             rest[0] = assert_valid_labels(rest[0], num_classes)
         return (x, *rest) if rest else x
 
-    return dataset.map(check).prefetch(1)  # the checks off the step's thread
+    return dataset.map(check)
 
 
 def check_dataset(name, dataset, data_shape):
