@@ -19,6 +19,7 @@ pipeline), then is scored with `keras_vae.evaluate.report`: importance-sampled N
   mnist_gaussian the preset with a diagonal Gaussian posterior
   mnist_iaf      the preset with an IAF posterior (`posterior="iaf"`, the preset's flow
                  arguments, or the defaults)
+  mnist_hierarchical  the `mnist_hierarchical` preset (a HierarchicalVAE) with its recipe
 
 Time: `--time-ratio tfp_conv,mnist` builds both models in one process and alternates whole
 epochs (A B A B ...); it reports how long the second's full recipe (the preset's epochs)
@@ -27,14 +28,22 @@ takes against the anchor's 20 epochs, with the spread over the pairs, not second
 Samples: with `--samples N`, each model also draws N prior samples (seeds 0, 1, 2) and is
 scored by `keras_vae.evaluate.sample_quality` through a CNN (`evaluate.train_classifier`)
 trained on the first 3,600 of mnist_labeled_6k.npz, its epochs chosen on the next 400; the
-real digits it compares with are the test split (the last 2,000, grey). Reported: the share
+real digits it compares with are the test split (the last 2,000, grey; with `--test sample`,
+the 8k sample's last 1,000, so that tuning never sees the test digits). Reported: the share
 of samples read with confidence >= 0.9 against the real digits' share, and the Fréchet
-distance in the CNN's 128 features, with the floor of two halves of the real digits.
+distance in the CNN's 128 features, with the floor of two halves of the real digits. With
+`--temperatures 1,0.9,0.8`, the figures are given at temperature 1 (the prior itself) and at
+the temperature whose samples are nearest the CNN's validation digits (its 400), chosen
+without the test digits.
+
+Tuning: `--test sample` trains on the 8k sample's first 7,000 and scores its last 1,000
+(and compares samples with them): a validation split that never touches the test digits.
 
 Run:  python benchmarks/quality.py [--epochs 20] [--models keras_example,tf_cvae,tfp_conv,mnist]
       python benchmarks/quality.py --models mnist --epochs 0 --samples 2000
       python benchmarks/quality.py --models mnist --epochs 0   # 0: the preset's own length
       python benchmarks/quality.py --time-ratio tfp_conv,mnist --ratio-epochs 3
+      python benchmarks/quality.py --models mnist_hierarchical --epochs 0 --test sample
 """
 
 import argparse
@@ -90,10 +99,19 @@ def _adam(learning_rate):
     return lambda steps_per_epoch, epochs: keras.optimizers.Adam(learning_rate)
 
 
-def _mnist_optimizer(steps_per_epoch, epochs):
-    """The preset's own recipe (cosine decay), run over the epochs actually trained."""
-    recipe = presets.get("mnist")
-    return optimizers.adam(recipe["learning_rate"], recipe["lr_schedule"], steps_per_epoch * epochs)
+def _preset_optimizer(preset):
+    """The preset's own learning rate and schedule, run over the epochs actually trained."""
+
+    def optimizer(steps_per_epoch, epochs):
+        recipe = {**presets.get(preset), **OVERRIDES}
+        return optimizers.adam(
+            recipe["learning_rate"], recipe["lr_schedule"], steps_per_epoch * epochs
+        )
+
+    return optimizer
+
+
+_mnist_optimizer = _preset_optimizer("mnist")
 
 
 # name: (model builder, optimizer(steps_per_epoch, epochs), batch size)
@@ -123,6 +141,11 @@ MODELS = {
         _mnist_optimizer,
         presets.get("mnist")["batch_size"],
     ),
+    "mnist_hierarchical": (
+        lambda: _recipe_model("mnist_hierarchical"),
+        _preset_optimizer("mnist_hierarchical"),
+        presets.get("mnist_hierarchical")["batch_size"],
+    ),
 }
 
 
@@ -143,9 +166,19 @@ def _preset_with(posterior):
     return recipes.build(recipe, recipe["input_shape"])
 
 
+def _recipe_model(preset):
+    """Preset `preset`'s model, with the `--override`s."""
+    recipe = {**presets.get(preset), **OVERRIDES, "seed": SEED[0]}
+    return recipes.build(recipe, recipe["input_shape"])
+
+
 def own_epochs(name):
-    """The epochs of a model's recipe: the preset's for ours, 20 for an anchor."""
-    return presets.get("mnist")["epochs"] if name.startswith("mnist") else ANCHOR_EPOCHS
+    """The epochs of a model's recipe: its preset's for ours (with `--override`s), 20 for an
+    anchor."""
+    if not name.startswith("mnist"):
+        return ANCHOR_EPOCHS
+    preset = name if name in presets.PRESETS else "mnist"
+    return {**presets.get(preset), **OVERRIDES}["epochs"]
 
 
 def _compiled(name, train, epochs):
@@ -186,13 +219,15 @@ def digit_classifier():
     )
     test, test_labels = digits[4000:], labels[4000:]
     accuracy = np.mean(classifier.predict(test, verbose=0).argmax(-1) == test_labels)
-    return classifier, test, float(accuracy)
+    return classifier, test, float(accuracy), digits[3600:4000]
 
 
-def sample_scores(model, classifier, real, num_samples):
+def sample_scores(model, classifier, real, num_samples, temperature=1.0):
     """sample_quality over sample seeds 0, 1, 2: {figure: (mean, min, max)}."""
     runs = [
-        evaluate.sample_quality(model, classifier, real, num_samples=num_samples, seed=seed)
+        evaluate.sample_quality(
+            model, classifier, real, num_samples=num_samples, seed=seed, temperature=temperature
+        )
         for seed in range(3)
     ]
     return {
@@ -204,11 +239,12 @@ def sample_scores(model, classifier, real, num_samples):
 def run(name, train, test, epochs, num_samples, save_dir=None):
     model, dataset = _compiled(name, train, epochs)
     start = time.perf_counter()
-    model.fit(dataset, epochs=epochs, verbose=0)
+    history = model.fit(dataset, epochs=epochs, verbose=0).history
     seconds = time.perf_counter() - start
     print(
         f"# {name}: trained {epochs} epochs in {seconds:.0f} s "
-        f"({epochs * len(train) / seconds:,.0f} images/s); scoring",
+        f"({epochs * len(train) / seconds:,.0f} images/s), last epoch's training loss "
+        f"{history['loss'][-1]:.2f}; scoring",
         flush=True,
     )
     if save_dir:
@@ -262,6 +298,12 @@ def main():
     parser.add_argument(
         "--samples", type=int, default=0, help="prior samples per seed for the sample figures"
     )
+    parser.add_argument(
+        "--temperatures",
+        default="1",
+        help="comma-separated sampling temperatures: the sample figures are given at 1 and at "
+        "the one nearest the CNN's validation digits",
+    )
     args = parser.parse_args()
     OVERRIDES.update(json.loads(args.override))
     SEED[0] = args.seed
@@ -284,19 +326,19 @@ def main():
     judge = None
     if args.samples:
         judge = digit_classifier()
+        if args.test == "sample":  # tuning: the held-out part of the 8k sample, grey
+            judge = (
+                judge[0],
+                np.load(SAMPLE)["images"][7000:].astype("float32")[..., None] / 255,
+                judge[2],
+            )
         halves = evaluate.frechet_distance(*(_features(judge[0], h) for h in np.split(judge[1], 2)))
         print(
             f"sample figures: CNN accuracy on the test digits {judge[2]:.4f}; Fréchet distance "
             f"of the test digits' two halves {halves:.2f}; samples {args.samples} x seeds 0-2"
         )
-    print(
-        "| model | epochs | NLL (nats) | -ELBO | gap | active units | train images/s | train s |"
-        + (" confident samples (real) | Fréchet distance |" if judge else "")
-    )
-    print(
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        + (" ---: | ---: |" if judge else "")
-    )
+    print("| model | epochs | NLL (nats) | -ELBO | gap | active units | train images/s | train s |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name in args.models.split(","):
         epochs = args.epochs or own_epochs(name)
         r = run(name, train, test, epochs, args.num_samples, args.save_dir)
@@ -305,18 +347,52 @@ def main():
             f"{r['neg_elbo'] - r['nll']:.2f} | {r['active_units']} | {r['images/s']:,.0f} | "
             f"{r['train s']:,.0f} |"
         )
-        if judge:
-            q = sample_scores(r["model"], judge[0], judge[1], args.samples)
+        print(row, flush=True)
+        for temperature in _temperatures(r["model"], judge, args) if judge else ():
+            q = sample_scores(r["model"], judge[0], judge[1], args.samples, temperature)
             c, real, fd = (
                 q["confident_fraction"],
                 q["real_confident_fraction"],
                 q["frechet_distance"],
             )
-            row += (
-                f" {100 * c[0]:.1f}% ({100 * c[1]:.1f}-{100 * c[2]:.1f}) "
-                f"({100 * real[0]:.1f}%) | {fd[0]:.1f} ({fd[1]:.1f}-{fd[2]:.1f}) |"
+            print(
+                f"#   samples at temperature {temperature:g}: {100 * c[0]:.1f}% read "
+                f"({100 * c[1]:.1f}-{100 * c[2]:.1f}; real {100 * real[0]:.1f}%), Fréchet "
+                f"distance {fd[0]:.1f} ({fd[1]:.1f}-{fd[2]:.1f})",
+                flush=True,
             )
-        print(row, flush=True)
+        if len(r["active_units_per_layer"]) > 1:
+            kls = r["kl_per_layer"] or {}
+            print(
+                "#   per layer: "
+                + ", ".join(
+                    f"{n}: KL {kls.get(n, float('nan')):.2f}, active {a}"
+                    for n, a in r["active_units_per_layer"].items()
+                ),
+                flush=True,
+            )
+
+
+def _temperatures(model, judge, args):
+    """1, and of `--temperatures`, the one whose samples are nearest (Fréchet distance, sample
+    seed 0) to the CNN's validation digits (the labelled file's 3,600-4,000), which neither
+    the model nor the test figures use."""
+    given = [float(t) for t in args.temperatures.split(",")]
+    if len(given) == 1:
+        return given
+    distances = {}
+    for t in given:
+        q = evaluate.sample_quality(
+            model, judge[0], judge[3], num_samples=args.samples, seed=0, temperature=t
+        )
+        distances[t] = q["frechet_distance"]
+    print(
+        "#   validation Fréchet distance by temperature: "
+        + ", ".join(f"{t:g}: {d:.1f}" for t, d in distances.items()),
+        flush=True,
+    )
+    best = min(distances, key=distances.get)
+    return [1.0] if best == 1.0 else [1.0, best]
 
 
 def _features(classifier, x):

@@ -4,6 +4,7 @@ Public API:
 
     keras_vae.VAE                  an encoder, a decoder and four parts: train with model.fit
     keras_vae.ConditionalVAE       + class labels and a classifier q(y|x): M2, for few labels or all
+    keras_vae.HierarchicalVAE      stochastic layers z_L ... z_1 inferred top-down (ladder / NVAE)
     keras_vae.LatentVariableModel  the interface every model family implements
     keras_vae.Sampling             the reparameterised draw z = mu + sigma * eps, for your networks
     keras_vae.ClampLogVariance     bounds log sigma^2 in an encoder head
@@ -30,6 +31,7 @@ from keras_vae.models import (
     VAE,
     ClampLogVariance,
     ConditionalVAE,
+    HierarchicalVAE,
     LatentVariableModel,
     Sampling,
     likelihoods,
@@ -41,10 +43,11 @@ from keras_vae.models import (
     priors,
 )
 
-__version__ = "0.4.1"
+__version__ = "0.5.0"
 __all__ = [
     "VAE",
     "ConditionalVAE",
+    "HierarchicalVAE",
     "LatentVariableModel",
     "Sampling",
     "ClampLogVariance",

@@ -40,6 +40,13 @@ def _tensorflow_models(model_dir):
         "conditional.keras": keras_vae.ConditionalVAE.from_shape(
             (16, 16, 1), latent_dim=2, num_classes=3, architecture=backend_checks.ARCH, seed=0
         ),
+        "hierarchical.keras": keras_vae.HierarchicalVAE.from_shape(
+            (16, 16, 1),
+            latent_dims=(4, 2),
+            top_down_units=8,
+            architecture=backend_checks.ARCH,
+            seed=0,
+        ),
     }
     for name, model in models.items():
         model.compile(optimizer="adam")
@@ -78,7 +85,7 @@ def found(tmp_path_factory):
 @pytest.mark.parametrize("backend", OTHERS)
 def test_every_part_computes_what_tensorflow_computes(found, backend):
     theirs = found[backend][0]["same_math"]
-    assert theirs["gaussian.keras"] and len(theirs) == 4
+    assert theirs["gaussian.keras"] and len(theirs) == 5
     data, z = backend_checks.images(8, seed=5), np.random.default_rng(2).normal(size=(4, 2))
     for name, got in theirs.items():
         model = keras.saving.load_model(os.path.join(found["model_dir"], name))
@@ -140,6 +147,15 @@ def test_m2_trains_on_mixed_batches(found, backend):
         "skipped_updates",
     }
     assert all(np.isfinite(v) for v in logs.values()) and 0 <= logs["accuracy"] <= 1
+
+
+@pytest.mark.parametrize("backend", OTHERS)
+def test_a_hierarchy_trains_and_logs_each_layers_kl(found, backend):
+    theirs = found[backend][0]["hierarchical"]
+    assert theirs["loss"][1] < theirs["loss"][0] and np.all(np.isfinite(theirs["loss"]))
+    np.testing.assert_allclose(
+        np.add(theirs["kl_z1"], theirs["kl_z2"]), theirs["kl_loss"], rtol=1e-4
+    )
 
 
 @pytest.mark.parametrize("backend", OTHERS)

@@ -54,6 +54,9 @@ def test_sampling_from_noise_picks_components_by_their_weights():
     z = prior.sample(eps).numpy()
     counts = np.bincount(np.round(z[:, 0] / 10).astype(int) + 1, minlength=3) / len(z)
     np.testing.assert_allclose(counts, [0.2, 0.5, 0.3], atol=0.015)
+    # A temperature scales each component's spread, not the choice of component.
+    cold = prior.sample(eps[:50], temperature=1e-3).numpy()
+    np.testing.assert_allclose(cold, np.round(z[:50] / 10) * [10, 0], atol=1e-3)
     np.testing.assert_allclose(
         normal_cdf(tf.constant([-1.5, 0.0, 2.0])), stats.norm.cdf([-1.5, 0.0, 2.0]), atol=2e-7
     )

@@ -13,10 +13,14 @@ from keras_vae import cli, presets
 @pytest.mark.parametrize("name", sorted(presets.PRESETS))
 def test_every_preset_builds_the_compiled_model_it_names(name):
     recipe = presets.get(name)
-    model = keras_vae.VAE.from_preset(name, seed=0)
+    model = keras_vae.LatentVariableModel.from_preset(name, seed=0)
     assert type(model).__name__ == recipe["model"] and model.compiled
-    assert model.latent_dim == recipe["latent_dim"] and model.data_shape == recipe["input_shape"]
-    assert model.posterior.alias == recipe.get("posterior", "gaussian")
+    top = recipe["latent_dims"][-1] if "latent_dims" in recipe else recipe["latent_dim"]
+    assert model.latent_dim == top and model.data_shape == recipe["input_shape"]
+    if "latent_dims" in recipe:  # a hierarchy: each layer's q is Gaussian
+        assert tuple(model.latent_layers.values()) == recipe["latent_dims"]
+    else:
+        assert model.posterior.alias == recipe.get("posterior", "gaussian")
     images = np.random.default_rng(0).uniform(size=(2, *model.data_shape)).astype("float32")
     assert model.reconstruct(images).shape == (2, *model.data_shape)
 

@@ -73,6 +73,13 @@ def test_sample_quality_reads_samples_and_real_examples_with_the_classifier():
     expected = evaluate.frechet_distance(brightness[:, None], real_means)
     assert found["frechet_distance"] == pytest.approx(expected, rel=1e-4)
     assert (found["num_samples"], found["num_real"]) == (50, 64)
+    # At a temperature, the samples are the model's at that temperature.
+    cold = evaluate.sample_quality(model, classifier, real, num_samples=50, seed=3, temperature=0.5)
+    samples = model.sample(50, seed=3 * 1_000_003, temperature=0.5)
+    probs = keras.ops.convert_to_numpy(classifier(samples))
+    assert cold["confident_fraction"] == pytest.approx(np.mean(probs.max(-1) >= 0.9))
+    with pytest.raises(ValueError, match="argument temperature. Expected a finite float > 0"):
+        evaluate.sample_quality(model, classifier, real, num_samples=50, temperature=0.0)
 
 
 def test_sample_quality_refuses_classifiers_it_cannot_read():

@@ -8,7 +8,14 @@ only) and NumPy arrays of examples.
     keras_vae.evaluate.report(model, test_images, num_samples=1000)
 """
 
-from keras_vae.evaluate.latents import active_units, kl_per_dim, unit_activity
+from keras_vae.evaluate.latents import (
+    active_units,
+    active_units_per_layer,
+    kl_per_dim,
+    kl_per_layer,
+    layer_activity,
+    unit_activity,
+)
 from keras_vae.evaluate.likelihood import elbo, log_likelihood
 from keras_vae.evaluate.report import bits_per_dim, classification_error, report
 from keras_vae.evaluate.samples import (
@@ -25,7 +32,10 @@ __all__ = [
     "bits_per_dim",
     "unit_activity",
     "active_units",
+    "active_units_per_layer",
+    "layer_activity",
     "kl_per_dim",
+    "kl_per_layer",
     "classification_error",
     "report",
     "sample_quality",

@@ -53,6 +53,71 @@ def active_units(model, images, threshold=0.01, batch_size=100):
     return int(np.sum(unit_activity(model, images, batch_size) > threshold))
 
 
+def layer_activity(model, images, batch_size=100):
+    """`unit_activity` of each stochastic layer: {layer name: float64 (width,)}, the
+    variance over examples of the model's `posterior_shifts`: in a hierarchy, of each
+    layer's q mean minus its prior's given the layers above, so that a layer whose q
+    follows its prior (collapsed) shows no activity even where its mean moves with x.
+
+    Examples:
+
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> {k: v.shape for k, v in layer_activity(model, np.zeros((2, 28, 28, 1), "f4")).items()}
+        {'z': (16,)}
+    """
+    images, batch_size = (
+        check_images(model, images),
+        validation.check_int("batch_size", batch_size, minimum=1),
+    )
+    chunks = [
+        model.posterior_shifts(images[i : i + batch_size])
+        for i in range(0, len(images), batch_size)
+    ]
+    return {
+        name: activity(np.concatenate([np.asarray(c[name], np.float32) for c in chunks]))
+        for name in model.latent_layers
+    }
+
+
+def active_units_per_layer(model, images, threshold=0.01, batch_size=100):
+    """`active_units` of each stochastic layer: {layer name: int}, so that collapse of a
+    hierarchy's upper layers shows.
+
+    Examples:
+
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> active_units_per_layer(model, np.zeros((2, 28, 28, 1), "float32"))
+        {'z': 0}
+    """
+    threshold = validation.check_float("threshold", threshold)
+    return {
+        name: int(np.sum(values > threshold))
+        for name, values in layer_activity(model, images, batch_size).items()
+    }
+
+
+def kl_per_layer(model, images, batch_size=100):
+    """Mean over examples of each stochastic layer's KL, in nats: {layer name: float}, from
+    the model's `layer_kls` (one seeded draw per example; in a hierarchy, each layer's KL
+    given the layers drawn above it). Defined for every model, a learned prior's too.
+
+    Examples:
+
+        >>> model = keras_vae.VAE.from_shape((28, 28, 1), seed=0)
+        >>> list(kl_per_layer(model, np.zeros((2, 28, 28, 1), "float32")))
+        ['z']
+    """
+    images, batch_size = (
+        check_images(model, images),
+        validation.check_int("batch_size", batch_size, minimum=1),
+    )
+    totals = dict.fromkeys(model.latent_layers, 0.0)
+    for start in range(0, len(images), batch_size):
+        for name, kl in model.layer_kls(images[start : start + batch_size]).items():
+            totals[name] += float(np.sum(np.asarray(kl, np.float64)))
+    return {name: total / len(images) for name, total in totals.items()}
+
+
 def kl_per_dim(model, images, batch_size=100):
     """Mean over examples of KL(q(z_d|x) || p(z_d)) for each latent dim d, in nats.
 

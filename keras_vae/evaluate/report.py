@@ -18,7 +18,10 @@ def report(
     error over examples `nll_std_error`, `neg_elbo` (nats), `kl` (mean KL per example,
     nats: the closed form where there is one, else the mean over the k draws),
     `kl_per_dim` (None where not defined: a flow posterior, a learned prior),
-    `active_units` (threshold 0.01), `num_samples`, `num_images`, and `bits_per_dim`
+    `active_units` (threshold 0.01, over every layer: see `latents.layer_activity`), and
+    per stochastic layer of a hierarchy (one, `z`, otherwise) `kl_per_layer` and
+    `active_units_per_layer`
+    ({layer name: value}), `num_samples`, `num_images`, and `bits_per_dim`
     when it means something: a log-probability (the discretized logistic, or a Bernoulli
     on binary data) or a Gaussian density of images in [0, 1] (the dequantized 8-bit
     convention, see `bits_per_dim`); not for a Gaussian on vectors or sequences, nor a
@@ -51,6 +54,7 @@ def report(
     )
     log_px = log_px.astype(np.float64)
     kl_dims = latents.mean_kl_per_dim(model, images, batch_size)
+    per_layer = latents.layer_activity(model, images, batch_size)
     result = {
         "nll": float(-log_px.mean()),
         "nll_std_error": float(log_px.std() / math.sqrt(len(log_px))),
@@ -59,9 +63,9 @@ def report(
         if kl_dims is not None
         else float(kls.astype(np.float64).mean()),
         "kl_per_dim": None if kl_dims is None else [float(v) for v in kl_dims],
-        "active_units": int(
-            np.sum(latents.activity(latents.posterior_means(model, images, batch_size)) > 0.01)
-        ),
+        "active_units": int(sum(np.sum(v > 0.01) for v in per_layer.values())),
+        "kl_per_layer": latents.kl_per_layer(model, images, batch_size),
+        "active_units_per_layer": {name: int(np.sum(v > 0.01)) for name, v in per_layer.items()},
         "num_samples": int(num_samples),
         "num_images": len(log_px),
     }

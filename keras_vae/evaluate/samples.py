@@ -16,13 +16,21 @@ import keras
 import numpy as np
 
 from keras_vae import validation
+from keras_vae.models import priors
 from keras_vae.models.base import check_model
 
 FEATURES_LAYER = "features"
 
 
 def sample_quality(
-    model, classifier, real, num_samples=2000, confidence=0.9, seed=0, batch_size=250
+    model,
+    classifier,
+    real,
+    num_samples=2000,
+    confidence=0.9,
+    seed=0,
+    batch_size=250,
+    temperature=1.0,
 ):
     """How a classifier of the real data reads `num_samples` prior samples of `model`.
 
@@ -41,6 +49,8 @@ def sample_quality(
             classifier "reads" an example, in (0, 1].
         seed: the prior draws' seed, an int >= 0.
         batch_size: examples drawn or classified together.
+        temperature: the prior's spread is scaled by it (`model.sample`'s), > 0; 1 is
+            the prior itself.
 
     Returns:
         dict: `confident_fraction` (of the samples), `real_confident_fraction` (of
@@ -61,10 +71,11 @@ def sample_quality(
     num_samples = validation.check_int("num_samples", num_samples, minimum=2)
     seed = validation.check_int("seed", seed, minimum=0)
     batch_size = validation.check_int("batch_size", batch_size, minimum=1)
+    temperature = priors.check_temperature(temperature)
     if len(real) < 2:
         raise validation.invalid("real", "at least 2 examples", validation.Described("1"))
     read = _reader(classifier, tuple(model.data_shape))
-    samples = _samples(model, num_samples, seed, batch_size)
+    samples = _samples(model, num_samples, seed, batch_size, temperature)
     sample_probs, sample_features = read(samples, batch_size)
     real_probs, real_features = read(real, batch_size)
     return {
@@ -223,7 +234,7 @@ def train_classifier(
     return classifier
 
 
-def _samples(model, num_samples, seed, batch_size):
+def _samples(model, num_samples, seed, batch_size, temperature):
     """`num_samples` prior samples, in batches; classes in turn for a model with classes."""
     out = []
     for index, first in enumerate(range(0, num_samples, batch_size)):
@@ -231,7 +242,9 @@ def _samples(model, num_samples, seed, batch_size):
         labels = None
         if model.num_classes is not None:
             labels = (np.arange(first, first + n) % model.num_classes).astype("int32")
-        batch = model.sample(n, labels=labels, seed=seed * 1_000_003 + index)
+        batch = model.sample(
+            n, labels=labels, seed=seed * 1_000_003 + index, temperature=temperature
+        )
         out.append(keras.ops.convert_to_numpy(batch))
     return np.concatenate(out).astype(np.float32)
 

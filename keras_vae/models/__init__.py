@@ -1,6 +1,6 @@
 """The models: the interface every family implements (`base`), the families (`VAE`,
-`ConditionalVAE`), and the parts they are made of (likelihoods, posteriors, priors,
-objectives) with the networks and recipes that build them.
+`ConditionalVAE`, `HierarchicalVAE`), and the parts they are made of (likelihoods,
+posteriors, priors, objectives) with the networks and recipes that build them.
 
 Every module of this folder is imported here, so that the classes it registers with Keras
 load with `keras.models.load_model(..., safe_mode=True)` after `import keras_vae`, and a
@@ -23,6 +23,7 @@ from keras_vae.models import (
 )
 from keras_vae.models.base import LatentVariableModel
 from keras_vae.models.conditional import ConditionalVAE
+from keras_vae.models.hierarchical import HierarchicalVAE
 from keras_vae.models.layers import ClampLogVariance, Noise, Sampling
 from keras_vae.models.vae import VAE
 
@@ -33,6 +34,7 @@ __all__ = [
     "LatentVariableModel",
     "VAE",
     "ConditionalVAE",
+    "HierarchicalVAE",
     "Sampling",
     "Noise",
     "ClampLogVariance",

@@ -6,7 +6,6 @@ only what `LatentVariableModel` lists: a new family is a subclass in a new file 
 tool takes it unchanged.
 """
 
-import collections
 import types
 
 import keras
@@ -15,11 +14,7 @@ from keras import ops
 
 from keras_vae import backend, validation
 from keras_vae.models import labels as labels_lib
-from keras_vae.models import layers, presets, steps
-
-#: One serving signature: a graph-safe function of named tensors returning a dict of
-#: tensors, its inputs {name: (shape, dtype)}, and the LiteRT file that holds it (or None).
-Endpoint = collections.namedtuple("Endpoint", "function inputs tflite")
+from keras_vae.models import layers, steps
 
 
 class LatentVariableModel(keras.Model):
@@ -50,8 +45,10 @@ class LatentVariableModel(keras.Model):
     loss_names = ()
     num_classes = None
 
-    def __init__(self, *, seed=None, **kwargs):
+    def __init__(self, *, seed=None, loss_names=None, **kwargs):
         super().__init__(**kwargs)
+        if loss_names is not None:  # terms that depend on the instance (a hierarchy's layers)
+            self.loss_names = tuple(loss_names)
         self.seed = seed
         self.noise = layers.Noise(seed, name="noise")
         self.evaluation_noise = layers.Noise(seed, name="evaluation_noise")
@@ -71,9 +68,10 @@ class LatentVariableModel(keras.Model):
         """The mean of p(x|z), float32 of shape (batch, *data_shape)."""
         raise NotImplementedError
 
-    def sample(self, n, *, labels=None, seed=None):
-        """The means of p(x|z) for `n` draws z ~ p(z). The draws depend on (n, seed) only, so
-        the same seed gives the same z whatever the labels."""
+    def sample(self, n, *, labels=None, seed=None, temperature=1.0):
+        """The means of p(x|z) for `n` draws z ~ p(z), the prior's spread scaled by
+        `temperature` > 0 (below 1: nearer its mode). The draws depend on (n, seed) only,
+        so the same seed gives the same z whatever the labels."""
         raise NotImplementedError
 
     def reconstruct(self, x, *, labels=None):
@@ -87,6 +85,18 @@ class LatentVariableModel(keras.Model):
             "a model with classes (num_classes is not None) for classify",
             validation.Described(f"a {type(self).__name__} without classes"),
         )
+
+    @property
+    def latent_layers(self):
+        """{name: width} of the stochastic layers, bottom first; `kl_per_dim`'s dims follow
+        this order. One layer, `z`, unless the family has more."""
+        return {"z": self.latent_dim}
+
+    def posterior_shifts(self, x, *, labels=None):
+        """{layer name: (batch, width)}: per example, how far q's mean moves from the
+        prior's (see `latent_layers`); for one layer, `encode`'s point (the prior's mean
+        is 0). A unit whose shift does not vary with x carries nothing about x."""
+        return {"z": self.encode(x, labels=labels)[0]}
 
     def loss_terms(self, x, *, labels=None, training=False):
         """Per-example float32 (batch,) terms: `loss` (what `fit` minimises) and `loss_names`."""
@@ -103,13 +113,31 @@ class LatentVariableModel(keras.Model):
         """KL(q(z_d|x) || p(z_d)) per example and latent dim, or None where not defined."""
         raise NotImplementedError
 
+    def layer_kls(self, x, *, labels=None):
+        """{layer name: KL per example (batch,)} (see `latent_layers`), from one draw seeded
+        by the model's seed: the closed form where there is one, else an estimate."""
+        x = self.check_batch(x)
+        eps = keras.random.normal((1, x.shape[0], self.noise_dim), seed=self.seed or 0)
+        return {"z": self.evidence(x, eps, labels=labels)["kl"][0]}
+
     def serving_endpoints(self):
         """{signature name: `Endpoint`}, `serving_default` among them, for `keras_vae.export`."""
         raise NotImplementedError
 
     def serving_examples(self, batch):
-        """{input name: array} of `batch` valid inputs for every endpoint, for parity checks."""
-        raise NotImplementedError
+        """{input name: array} of `batch` valid inputs for every endpoint, for parity checks:
+        the data, a top-layer z and the `sample` endpoint's eps."""
+        rng = np.random.default_rng(0)
+        return {
+            self.data_name: rng.uniform(size=(batch, *self.data_shape)).astype(np.float32),
+            "z": rng.normal(size=(batch, self.latent_dim)).astype(np.float32),
+            "eps": rng.normal(size=(batch, self.sample_noise_dim)).astype(np.float32),
+        }
+
+    @property
+    def sample_noise_dim(self):
+        """Standard-normal values one prior sample takes: the `sample` endpoint's eps."""
+        return self.prior.noise_dim
 
     @property
     def floats_per_draw(self):
@@ -129,7 +157,8 @@ class LatentVariableModel(keras.Model):
 
         Args:
             name: a key of `keras_vae.presets.PRESETS`; its model must be this class or a
-                subclass of it (`VAE.from_preset` takes every preset).
+                subclass of it (`LatentVariableModel.from_preset` takes every
+                preset).
             learning_rate: Adam's (initial) learning rate (default: the preset's).
             steps_per_epoch: batches per epoch of your data. With it, a preset whose
                 `lr_schedule` decays runs that schedule over its `epochs`; without it the
@@ -144,29 +173,9 @@ class LatentVariableModel(keras.Model):
             >>> VAE.from_preset("keras_example", seed=0).latent_dim
             2
         """
-        from keras_vae.models import optimizers, recipes
+        from keras_vae.models import recipes
 
-        networks = {
-            k: overrides.pop(k) for k in ("encoder", "decoder", "classifier") if k in overrides
-        }
-        recipe = {**presets.get(name), **overrides}
-        model_class = recipes.model_class(recipe.get("model"))
-        if not issubclass(model_class, cls):
-            raise validation.invalid(
-                "name",
-                f"a preset of a {cls.__name__} (or a subclass)",
-                validation.Described(f"{name!r}, a preset of a {model_class.__name__}"),
-            )
-        if steps_per_epoch is not None:
-            validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
-        input_shape = recipe.pop("input_shape")
-        model = recipes.build(recipe, input_shape, networks=networks)
-        schedule = recipe.get("lr_schedule", "constant")
-        rate = learning_rate or recipe["learning_rate"]
-        model.compile(
-            optimizer=optimizers.for_run(rate, schedule, recipe["epochs"], steps_per_epoch)
-        )
-        return model
+        return recipes.from_preset(cls, name, learning_rate, steps_per_epoch, overrides)
 
     # ---------------------------------------------------------------- training
 
@@ -195,7 +204,7 @@ class LatentVariableModel(keras.Model):
             optimizer = keras.optimizers.LossScaleOptimizer(
                 optimizer, initial_scale=1.0, dynamic_growth_steps=2**31 - 1
             )
-        self._compiled.metrics = [_metric(m) for m in metrics or ()]
+        self._compiled.metrics = [steps.compiled_metric(m) for m in metrics or ()]
         super().compile(optimizer=optimizer, **kwargs)
 
     def get_compile_config(self):
@@ -238,7 +247,7 @@ class LatentVariableModel(keras.Model):
             return steps.jax_train_step(self, *args)
         if backend.name() == "torch":
             return steps.torch_train_step(self, *args)
-        return self._tensorflow_train_step(*args)
+        return steps.tensorflow_train_step(self, *args)
 
     def test_step(self, *args):
         if backend.name() == "jax":
@@ -247,29 +256,6 @@ class LatentVariableModel(keras.Model):
         x, given = self.unpack_batch(data)
         terms = self.loss_terms(x, labels=given, training=False)
         return steps.logs(self.update_trackers(x, terms, True, training=False))
-
-    def _tensorflow_train_step(self, data):
-        import tensorflow as tf
-
-        x, given = self.unpack_batch(data)
-        with tf.GradientTape() as tape:
-            terms = self.loss_terms(x, labels=given, training=True)
-            # Mean over the GLOBAL batch: Keras sums gradients across replicas.
-            loss = tf.nn.compute_average_loss(terms["loss"])
-            scaled_loss = self.optimizer.scale_loss(loss)
-        variables = self.trainable_variables
-        gradients = tape.gradient(scaled_loss, variables)
-        finite = steps.all_replicas_finite([scaled_loss, *(g for g in gradients if g is not None)])
-        # Every replica must see the same verdict: the optimizer then skips the step.
-        pairs = [
-            (tf.where(finite, g, tf.constant(np.nan, g.dtype)), v)
-            for g, v in zip(gradients, variables)
-            if g is not None
-        ]
-        self.optimizer.apply_gradients(pairs)
-        self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
-        logs = self.update_trackers(x, terms, finite, training=True)
-        return steps.logs({**logs, "skipped_updates": self.skipped_tracker.result()})
 
     def unpack_batch(self, data):
         """(x, labels or None) of a batch `fit` or `evaluate` gives a step. On TensorFlow
@@ -369,6 +355,21 @@ class LatentVariableModel(keras.Model):
         validation.check_float_dtype(name, x.dtype)
         return x
 
+    @property
+    def data_name(self):
+        """The name of the data's input and output in the exported signatures: `images` for
+        images (H, W, C), `x` for sequences and vectors."""
+        return "images" if len(self.data_shape) == 3 else "x"
+
+    def _refuse_labels(self, labels):
+        """Raises unless `labels` is None (for a family without classes)."""
+        if labels is not None:
+            raise validation.invalid(
+                "labels",
+                "None for a model without classes (labels are for keras_vae.ConditionalVAE)",
+                labels,
+            )
+
     def check_latents(self, z):
         """`z` as a float32 tensor (batch, latent_dim), or the package's ValueError."""
         z = ops.convert_to_tensor(z, dtype="float32")
@@ -385,13 +386,3 @@ def check_model(model, argument="model"):
             validation.Described(f"a {type(model).__name__}"),
         )
     return model
-
-
-def _metric(identifier):
-    """A metric `compile(metrics=...)` names, as a `keras.metrics.Metric` logged under that name."""
-    metric = keras.metrics.get(identifier)
-    if not isinstance(metric, keras.metrics.Metric):  # a function of (y_true, y_pred)
-        metric = keras.metrics.MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric"))
-    if isinstance(identifier, str):
-        metric.name = identifier
-    return metric

@@ -7,7 +7,6 @@ evaluated in one batch. -ELBO(x, y) includes -log p(y) = log C (a uniform prior)
 loss is a bound on -log p(x, y), or on -log p(x) for unlabelled digits.
 """
 
-import copy
 import math
 import types
 
@@ -18,7 +17,7 @@ from keras import ops
 from keras_vae import backend, validation
 from keras_vae.models import labels as labels_lib
 from keras_vae.models import network_checks
-from keras_vae.models.base import Endpoint
+from keras_vae.models.serving import Endpoint
 from keras_vae.models.vae import VAE
 
 
@@ -299,14 +298,3 @@ class ConditionalVAE(VAE):
             "num_classes": self.num_classes,
             "alpha": self.alpha,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        if isinstance(
-            config.get("classifier"), dict
-        ):  # a deep copy: deserializing consumes the dict
-            config["classifier"] = keras.saving.deserialize_keras_object(
-                copy.deepcopy(config["classifier"])
-            )
-        return super().from_config(config)

@@ -73,7 +73,9 @@ class MixtureOfGaussians(priors.Prior):
         log_weights = ops.log_softmax(self.logits)
         return ops.logsumexp(log_weights + ops.sum(per_dim, axis=-1), axis=-1)
 
-    def sample(self, eps):
+    def sample(self, eps, temperature=1.0):
+        """A component by the last noise value, then its Gaussian, its scale times
+        `temperature`."""
         eps = ops.cast(eps, "float32")
         uniform = normal_cdf(eps[:, -1])
         edges = ops.cumsum(ops.softmax(self.logits))[:-1]
@@ -81,7 +83,7 @@ class MixtureOfGaussians(priors.Prior):
         component = ops.sum(above, axis=-1)
         mean = ops.take(self.means, component, axis=0)
         log_scale = ops.take(self.log_scales, component, axis=0)
-        return mean + ops.exp(log_scale) * eps[:, :-1]
+        return mean + temperature * ops.exp(log_scale) * eps[:, :-1]
 
     def get_config(self):
         config = {**super().get_config(), "components": self.components, "seed": self.seed}

@@ -26,7 +26,7 @@ def inspect_encoder(encoder, input_shape=None, num_classes=0):
     Sequential model), else `input_shape` is required.
     """
     check_network("encoder", encoder)
-    input_shape = _encoder_input_shape(encoder, input_shape, num_classes)
+    input_shape = encoder_input_shape(encoder, input_shape, num_classes)
     probe = with_probe_labels(np.zeros((2, *input_shape), np.float32), num_classes)
     try:
         outputs = encoder(probe, training=False)
@@ -56,7 +56,8 @@ def inspect_encoder(encoder, input_shape=None, num_classes=0):
     )
 
 
-def _encoder_input_shape(encoder, input_shape, num_classes):
+def encoder_input_shape(encoder, input_shape=None, num_classes=0):
+    """One example's shape: the encoder's declared input shape, or `input_shape`, or raises."""
     known = _input_shape(encoder, num_classes)
     if num_classes and known is None and _declared_inputs(encoder) == 1:
         raise _takes_labels_error(
@@ -79,17 +80,20 @@ def _encoder_input_shape(encoder, input_shape, num_classes):
     return validation.check_widths("input_shape", input_shape)
 
 
-def check_decoder(decoder, latent_dim, output_shape, num_classes=0):
-    """Raises unless `decoder` maps (batch, latent_dim) (and labels) to (batch, *output_shape)."""
+def check_decoder(
+    decoder, latent_dim, output_shape, num_classes=0, source="the encoder's latent width"
+):
+    """Raises unless `decoder` maps (batch, latent_dim) (and labels) to (batch, *output_shape);
+    `source` says where that width comes from, for the error."""
     check_network("decoder", decoder)
     declared = _input_shape(decoder, num_classes)
     if declared is not None and len(declared) == 1 and declared[0] != latent_dim:
         raise validation.invalid(
             "decoder",
-            f"an input of shape (None, {latent_dim}) (the encoder's latent width)",
+            f"an input of shape (None, {latent_dim}) ({source})",
             validation.Described(f"a decoder whose input has shape (None, {declared[0]})"),
         )
-    takes = f"z of shape (batch, {latent_dim}) (the encoder's latent width)"
+    takes = f"z of shape (batch, {latent_dim}) ({source})"
     if num_classes:
         takes = f"[z, labels]: {takes}, labels one-hot (batch, {num_classes})"
     try:

@@ -184,6 +184,12 @@ def iwae_bound(log_weights):
     return ops.logsumexp(log_weights, axis=0) - math.log(log_weights.shape[0])
 
 
+def tile(tensor, k):
+    """k copies of a batch tensor along its first axis, sample-major: the layout of the
+    k draws per example in `BoundTerms` (reshaped to (k, batch))."""
+    return ops.tile(tensor, [k] + [1] * (len(tensor.shape) - 1))
+
+
 def get(identifier, **kwargs):
     """An objective from its alias (`"elbo"`, `"iwae"`), config or itself.
 

@@ -3,7 +3,9 @@
 Every prior answers, in float32:
 
     log_prob(z)      -> log p(z) per row of z (..., latent_dim)
-    sample(eps)      -> z (batch, latent_dim) from standard-normal noise (batch, noise_dim)
+    sample(eps, temperature=1.0)
+                     -> z (batch, latent_dim) from standard-normal noise (batch, noise_dim),
+                        its spread scaled by the temperature
     noise_dim        -> the noise one sample takes (a prior may need more than latent_dim)
     gaussian_kl_per_dim(mean, log_var) -> KL(N(mean, var) || p) per dim, or None
 
@@ -16,6 +18,7 @@ import math
 import keras
 from keras import ops
 
+from keras_vae import validation
 from keras_vae.models import parts
 
 
@@ -41,7 +44,7 @@ class Prior(keras.layers.Layer):
     def log_prob(self, z):
         raise NotImplementedError
 
-    def sample(self, eps):
+    def sample(self, eps, temperature=1.0):
         raise NotImplementedError
 
     def gaussian_kl_per_dim(self, mean, log_var):
@@ -70,8 +73,8 @@ class StandardNormal(Prior):
     def log_prob(self, z):
         return ops.sum(standard_normal_log_prob(z), axis=-1)
 
-    def sample(self, eps):
-        return ops.cast(eps, "float32")
+    def sample(self, eps, temperature=1.0):
+        return temperature * ops.cast(eps, "float32")
 
     def gaussian_kl_per_dim(self, mean, log_var):
         # TFP's closed form of KL(N(m, s^2) || N(0, 1)), in its order of operations.
@@ -89,6 +92,27 @@ def get(identifier, **kwargs):
         True
     """
     return parts.get(identifier, Prior, "prior", **kwargs)
+
+
+def check_temperature(temperature, allow_zero=False):
+    """`temperature` as a float, or the package's error: > 0 (>= 0 with `allow_zero`).
+
+    Examples:
+
+        >>> check_temperature(0.7)
+        0.7
+    """
+    if not (
+        isinstance(temperature, (int, float))
+        and not isinstance(temperature, bool)
+        and math.isfinite(temperature)
+        and (temperature > 0 or (allow_zero and temperature == 0))
+    ):
+        expected = "a finite float > 0 (1: the prior itself; below 1, nearer its mode)"
+        if allow_zero:
+            expected = "a finite float >= 0 (0: the lower layers at their prior means)"
+        raise validation.invalid("temperature", expected, temperature)
+    return float(temperature)
 
 
 #: log(2 pi), for Gaussian densities written out.

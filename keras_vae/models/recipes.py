@@ -2,7 +2,8 @@
 
 A recipe names its model family (`model`, default `"VAE"`) and sets any of:
 
-    the model's own  latent_dim, num_classes, alpha, seed
+    the model's own  latent_dim, num_classes, alpha, seed; latent_dims, top_down_units (a
+                     HierarchicalVAE's)
     its parts        likelihood, posterior, prior, objective (aliases), and their arguments:
                      gaussian_scale; flow_steps, flow_units; beta, free_bits,
                      kl_warmup_steps, kl_schedule, kl_cycle_steps, num_samples
@@ -48,7 +49,7 @@ ARCHITECTURE = (
     *networks.CLASSIFIER_ARCHITECTURE,
 )
 #: The model's own settings, passed to its family's `from_shape` when given.
-MODEL = ("latent_dim", "num_classes", "alpha", "seed")
+MODEL = ("latent_dim", "latent_dims", "top_down_units", "num_classes", "alpha", "seed")
 #: Every setting a recipe may hold about the model.
 SETTINGS = (
     "model",
@@ -86,6 +87,31 @@ def build(recipe, data_shape, *, dtype=None, networks=None):
         own.pop("latent_dim", None)  # the networks say it
         return family(**networks, **made, **own, dtype=dtype)
     return family.from_shape(data_shape, architecture=architecture, dtype=dtype, **made, **own)
+
+
+def from_preset(family, name, learning_rate=None, steps_per_epoch=None, overrides=None):
+    """`LatentVariableModel.from_preset`: preset `name`'s compiled model, which must be of
+    `family` (or a subclass), with `overrides` (settings, or your own networks)."""
+    from keras_vae.models import optimizers, presets
+
+    overrides = dict(overrides or {})
+    networks = {k: overrides.pop(k) for k in ("encoder", "decoder", "classifier") if k in overrides}
+    recipe = {**presets.get(name), **overrides}
+    named = model_class(recipe.get("model"))
+    if not issubclass(named, family):
+        raise validation.invalid(
+            "name",
+            f"a preset of a {family.__name__} (or a subclass)",
+            validation.Described(f"{name!r}, a preset of a {named.__name__}"),
+        )
+    if steps_per_epoch is not None:
+        validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    input_shape = recipe.pop("input_shape")
+    model = build(recipe, input_shape, networks=networks)
+    schedule = recipe.get("lr_schedule", "constant")
+    rate = learning_rate or recipe["learning_rate"]
+    model.compile(optimizer=optimizers.for_run(rate, schedule, recipe["epochs"], steps_per_epoch))
+    return model
 
 
 def make_part(kind, recipe, data_shape):

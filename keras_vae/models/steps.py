@@ -38,6 +38,29 @@ class TermMean(keras.metrics.Mean):
         return keras.ops.where(self.count > 0, super().result(), nan)
 
 
+def tensorflow_train_step(model, data):
+    """The model's training step on TensorFlow (`keras.Model.train_step`'s form)."""
+    x, given = model.unpack_batch(data)
+    with tf.GradientTape() as tape:
+        terms = model.loss_terms(x, labels=given, training=True)
+        # Mean over the GLOBAL batch: Keras sums gradients across replicas.
+        loss = tf.nn.compute_average_loss(terms["loss"])
+        scaled_loss = model.optimizer.scale_loss(loss)
+    variables = model.trainable_variables
+    gradients = tape.gradient(scaled_loss, variables)
+    finite = all_replicas_finite([scaled_loss, *(g for g in gradients if g is not None)])
+    # Every replica must see the same verdict: the optimizer then skips the step.
+    pairs = [
+        (tf.where(finite, g, tf.constant(np.nan, g.dtype)), v)
+        for g, v in zip(gradients, variables)
+        if g is not None
+    ]
+    model.optimizer.apply_gradients(pairs)
+    model.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
+    found = model.update_trackers(x, terms, finite, training=True)
+    return logs({**found, "skipped_updates": model.skipped_tracker.result()})
+
+
 def jax_train_step(model, state, data):
     """`LatentVariableModel.train_step` on JAX, in the form of Keras's own JAX step (its
     guide "Customizing what happens in fit() with JAX"): a pure function of the state
@@ -177,3 +200,13 @@ def restored_if_failed(model):
             except TypeError:
                 variable.assign(value)
         raise
+
+
+def compiled_metric(identifier):
+    """A metric `compile(metrics=...)` names, as a `keras.metrics.Metric` logged under that name."""
+    metric = keras.metrics.get(identifier)
+    if not isinstance(metric, keras.metrics.Metric):  # a function of (y_true, y_pred)
+        metric = keras.metrics.MeanMetricWrapper(metric, name=getattr(metric, "__name__", "metric"))
+    if isinstance(identifier, str):
+        metric.name = identifier
+    return metric

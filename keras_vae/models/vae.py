@@ -1,15 +1,22 @@
 """The variational autoencoder: an encoder, a decoder and four parts, behind one interface."""
 
-import copy
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_vae import backend, validation
-from keras_vae.models import likelihoods, network_checks, networks, objectives, posteriors, priors
-from keras_vae.models.base import Endpoint, LatentVariableModel
+from keras_vae.models import (
+    likelihoods,
+    network_checks,
+    networks,
+    objectives,
+    posteriors,
+    priors,
+    saving,
+    serving,
+)
+from keras_vae.models.base import LatentVariableModel
 from keras_vae.models.posteriors import PosteriorParameters
 
 
@@ -178,9 +185,11 @@ class VAE(LatentVariableModel):
         )
 
     @backend.without_gradients
-    def sample(self, n, *, labels=None, seed=None):
+    def sample(self, n, *, labels=None, seed=None, temperature=1.0):
         n = validation.check_int("n", n, minimum=1)
-        z = self.prior.sample(keras.random.normal((n, self.prior.noise_dim), seed=seed))
+        temperature = priors.check_temperature(temperature)
+        eps = keras.random.normal((n, self.prior.noise_dim), seed=seed)
+        z = self.prior.sample(eps, temperature=temperature)
         return self.decode(z, labels=self._sampling_labels(labels, n, seed))
 
     @backend.without_gradients
@@ -235,16 +244,19 @@ class VAE(LatentVariableModel):
         sample-major, and the KL per example)."""
         params = self._encoded(x, one_hot, training)
         draw = self.posterior.sample(
-            PosteriorParameters(*(None if t is None else _tile(t, k) for t in params)), eps
+            PosteriorParameters(*(None if t is None else objectives.tile(t, k) for t in params)),
+            eps,
         )
-        decoded = self._decoded(draw.z, None if one_hot is None else _tile(one_hot, k), training)
-        x_rows = _tile(ops.cast(x, "float32"), k)
+        decoded = self._decoded(
+            draw.z, None if one_hot is None else objectives.tile(one_hot, k), training
+        )
+        x_rows = objectives.tile(ops.cast(x, "float32"), k)
         log_px = self.likelihood.log_prob(decoded, x_rows)
         log_pz = self.prior.log_prob(draw.z)
         kl_dims = self.posterior.kl_per_dim(params, self.prior)
         kl = self.posterior.kl(params, draw, self.prior)
         if kl_dims is not None:  # the closed form, one per example: the same for each draw
-            kl = _tile(kl, k)
+            kl = objectives.tile(kl, k)
         by_draw = [ops.reshape(t, (k, -1)) for t in (log_px, log_pz, draw.log_q, kl)]
         kl_example = (
             ops.sum(kl_dims, axis=-1) if kl_dims is not None else ops.mean(by_draw[3], axis=0)
@@ -269,15 +281,7 @@ class VAE(LatentVariableModel):
 
     @property
     def floats_per_draw(self):
-        pixels = math.prod(self.data_shape)
-        activations = 0
-        for layer in getattr(self.decoder, "layers", ()):
-            try:
-                activations += math.prod(d or 1 for d in layer.output.shape[1:])
-            except (AttributeError, ValueError):  # not a functional model's layer
-                activations += pixels
-        # Decoder activations (or a guess), then params, log-probs and broadcasting of x.
-        return (activations or 4 * pixels) + 4 * pixels + 8 * self.latent_dim
+        return decoder_floats(self.decoder, self.data_shape) + 8 * self.latent_dim
 
     # ---------------------------------------------------------------- networks
 
@@ -301,21 +305,13 @@ class VAE(LatentVariableModel):
         """The one-hot classes the networks take to decode `count` z's (None: none)."""
         return self._refuse_labels(labels)
 
-    def _refuse_labels(self, labels):
-        if labels is not None:
-            raise validation.invalid(
-                "labels",
-                "None for a model without classes (labels are for keras_vae.ConditionalVAE)",
-                labels,
-            )
-
     def _sampling_labels(self, labels, n, seed):
         return labels
 
     # ------------------------------------------------------------------ serving
 
     def serving_endpoints(self):
-        data, data_spec = self.data_name, ((None, *self.data_shape), "float32")
+        data = self.data_name
 
         def encode(x):
             params = self._encoded(x, None, False)
@@ -327,45 +323,16 @@ class VAE(LatentVariableModel):
         def reconstruct(x):
             return decode(encode(x)["z_mean"])
 
-        return {
-            "serving_default": Endpoint(reconstruct, {data: data_spec}, None),
-            "reconstruct": Endpoint(reconstruct, {data: data_spec}, None),
-            "encode": Endpoint(encode, {data: data_spec}, "encoder"),
-            "decode": Endpoint(decode, {"z": ((None, self.latent_dim), "float32")}, "decoder"),
-            "sample": Endpoint(
-                lambda eps: decode(self.prior.sample(eps)),
-                {"eps": ((None, self.prior.noise_dim), "float32")},
-                "decoder",
-            ),
-        }
-
-    def serving_examples(self, batch):
-        rng = np.random.default_rng(0)
-        return {
-            self.data_name: rng.uniform(size=(batch, *self.data_shape)).astype(np.float32),
-            "z": rng.normal(size=(batch, self.latent_dim)).astype(np.float32),
-            "eps": rng.normal(size=(batch, self.prior.noise_dim)).astype(np.float32),
-        }
-
-    @property
-    def data_name(self):
-        """The name of the data's input and output in the exported signatures: `images` for
-        images (H, W, C), `x` for sequences and vectors."""
-        return "images" if len(self.data_shape) == 3 else "x"
+        return serving.standard_endpoints(
+            self, encode, reconstruct, decode, lambda eps: decode(self.prior.sample(eps))
+        )
 
     # ------------------------------------------------------------- serialization
 
     def get_config(self):
-        config = {
-            **super().get_config(),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
-            "input_shape": list(self.data_shape),
-            "seed": self.seed,
-            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
-        }
-        for part in ("likelihood", "posterior", "prior", "objective"):
-            config[part] = keras.saving.serialize_keras_object(getattr(self, part))
+        config = saving.model_config(
+            self, super().get_config(), ("likelihood", "posterior", "prior", "objective")
+        )
         if self.legacy_weight_paths:
             config["legacy_weight_paths"] = True
         return config
@@ -374,13 +341,18 @@ class VAE(LatentVariableModel):
     def from_config(cls, config):
         from keras_vae.models import legacy
 
-        config = legacy.translate(config) if legacy.is_legacy(config) else dict(config)
-        for key in ("encoder", "decoder", "classifier"):
-            if isinstance(config.get(key), dict):  # a deep copy: deserializing consumes the dict
-                config[key] = keras.saving.deserialize_keras_object(copy.deepcopy(config[key]))
-        return cls(**config)
+        config = legacy.translate(config) if legacy.is_legacy(config) else config
+        return cls(**saving.deserialized_networks(config))
 
 
-def _tile(tensor, k):
-    """k copies of a batch tensor along its first axis, sample-major."""
-    return ops.tile(tensor, [k] + [1] * (len(tensor.shape) - 1))
+def decoder_floats(decoder, data_shape):
+    """float32 values alive per draw in a decoder's pass and its likelihood's scoring: its
+    layers' activations (or a guess), then params, log-probs and the broadcasting of x."""
+    pixels = math.prod(data_shape)
+    activations = 0
+    for layer in getattr(decoder, "layers", ()):
+        try:
+            activations += math.prod(d or 1 for d in layer.output.shape[1:])
+        except (AttributeError, ValueError):  # not a functional model's layer
+            activations += pixels
+    return (activations or 4 * pixels) + 4 * pixels

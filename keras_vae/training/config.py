@@ -109,7 +109,11 @@ class TrainConfig:
     model: str | None = _model(
         "the model family (default: ConditionalVAE with labels, else VAE)", MODELS
     )
-    latent_dim: int | None = _model("latent dimensions (default 16)")
+    latent_dim: int | None = _model("latent dimensions (default 16; a hierarchy's top layer)")
+    latent_dims: tuple[int, ...] | None = _model(
+        "widths of a HierarchicalVAE's layers z1 ... zL, bottom first (default 32 16 8)"
+    )
+    top_down_units: int | None = _model("width of a HierarchicalVAE's top-down state (256)")
     likelihood: str | None = _model(
         "default: bernoulli for grey images, else gaussian", LIKELIHOODS
     )

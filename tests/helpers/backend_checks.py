@@ -106,6 +106,17 @@ def same_math(model_dir):
     return found
 
 
+def hierarchical_fit():
+    """Two epochs of a two-layer HierarchicalVAE: its losses and each layer's KL."""
+    keras.utils.set_random_seed(0)
+    model = keras_vae.HierarchicalVAE.from_shape(
+        (16, 16, 1), latent_dims=(4, 2), top_down_units=8, architecture=ARCH, seed=0
+    )
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    history = model.fit(images(), batch_size=32, epochs=2, verbose=0, shuffle=False).history
+    return {k: history[k] for k in ("loss", "kl_loss", "kl_z1", "kl_z2")}
+
+
 def conditional_fit():
     """M2 on a mixed batch (JAX compiles its step: no shapes that depend on the labels)."""
     data = images(64)
@@ -258,6 +269,7 @@ def main():
             "warmup": warmup_loss(),
             "skipped": skipped_updates(),
             "conditional": conditional_fit(),
+            "hierarchical": hierarchical_fit(),
             "tensorflow_only": tensorflow_only(os.path.join(out_dir, "tf_only")),
             "saved": saved_model_file(out_dir),
             "train": train_command(out_dir),

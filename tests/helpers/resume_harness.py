@@ -36,8 +36,9 @@ ENV = {
 }
 
 
-def run(workdir, kill_at, log_name):
-    """Runs the command once under the driver; returns the CompletedProcess."""
+def run(workdir, kill_at, log_name, extra=()):
+    """Runs the command (with the flags `extra`) once under the driver; returns the
+    CompletedProcess."""
     run_dir, export_dir = os.path.join(workdir, "run"), os.path.join(workdir, "export")
     command = [
         sys.executable,
@@ -48,6 +49,7 @@ def run(workdir, kill_at, log_name):
         export_dir,
         "--",
         *TRAIN,
+        *extra,
         "--out",
         run_dir,
         "--export-dir",
@@ -56,9 +58,9 @@ def run(workdir, kill_at, log_name):
     return subprocess.run(command, capture_output=True, text=True, env=ENV, timeout=600)
 
 
-def events(workdir):
+def events(workdir, extra=()):
     """A clean run's write events: [(number, call, path)], and its problems (none expected)."""
-    result = run(workdir, 0, "events.log")
+    result = run(workdir, 0, "events.log", extra)
     if result.returncode != 0:
         raise RuntimeError(result.stderr[-3000:])
     with open(os.path.join(workdir, "events.log"), encoding="utf-8") as f:
@@ -66,12 +68,12 @@ def events(workdir):
     return [(int(n), call, path) for n, call, path in listed], problems(workdir)
 
 
-def kill_and_resume(workdir, kill_at):
+def kill_and_resume(workdir, kill_at, extra=()):
     """Kills a run before write event `kill_at`, reruns it; returns a list of problems."""
-    first = run(workdir, kill_at, "killed.log")
+    first = run(workdir, kill_at, "killed.log", extra)
     if first.returncode != -9:
         return [f"the first run was not killed (exit {first.returncode}): {first.stderr[-500:]}"]
-    second = run(workdir, 0, "resumed.log")
+    second = run(workdir, 0, "resumed.log", extra)
     if second.returncode != 0:
         return [f"the rerun failed (exit {second.returncode}): {second.stderr.strip()[-800:]}"]
     return problems(workdir)
