@@ -33,8 +33,8 @@ the 8k sample's last 1,000, so that tuning never sees the test digits). Reported
 of samples read with confidence >= 0.9 against the real digits' share, and the Fréchet
 distance in the CNN's 128 features, with the floor of two halves of the real digits. With
 `--temperatures 1,0.9,0.8`, the figures are given at temperature 1 (the prior itself) and at
-the temperature whose samples are nearest the CNN's validation digits (its 400), chosen
-without the test digits.
+the temperature whose samples the CNN reads as often as its 400 validation digits, chosen
+without the test digits (`sample_temperature.py` does the same for a saved model).
 
 Tuning: `--test sample` trains on the 8k sample's first 7,000 and scores its last 1,000
 (and compares samples with them): a validation split that never touches the test digits.
@@ -374,25 +374,33 @@ def main():
 
 
 def _temperatures(model, judge, args):
-    """1, and of `--temperatures`, the one whose samples are nearest (Fréchet distance, sample
-    seed 0) to the CNN's validation digits (the labelled file's 3,600-4,000), which neither
-    the model nor the test figures use."""
+    """1, and of `--temperatures` the one `choose_temperature` picks on the CNN's validation
+    digits (the labelled file's 3,600-4,000), which neither the model nor the test figures
+    use."""
     given = [float(t) for t in args.temperatures.split(",")]
     if len(given) == 1:
         return given
-    distances = {}
-    for t in given:
+    chosen, _ = choose_temperature(model, judge[0], judge[3], args.samples, given)
+    return sorted({1.0, chosen}, reverse=True)
+
+
+def choose_temperature(model, classifier, validation, num_samples, temperatures):
+    """(the temperature whose samples, seed 0, the CNN reads as often as the real
+    `validation` digits, {temperature: sample_quality}), printing each."""
+    found = {}
+    for t in temperatures:
         q = evaluate.sample_quality(
-            model, judge[0], judge[3], num_samples=args.samples, seed=0, temperature=t
+            model, classifier, validation, num_samples=num_samples, seed=0, temperature=t
         )
-        distances[t] = q["frechet_distance"]
-    print(
-        "#   validation Fréchet distance by temperature: "
-        + ", ".join(f"{t:g}: {d:.1f}" for t, d in distances.items()),
-        flush=True,
-    )
-    best = min(distances, key=distances.get)
-    return [1.0] if best == 1.0 else [1.0, best]
+        found[t] = q
+        print(
+            f"#   validation, temperature {t:g}: {100 * q['confident_fraction']:.1f}% read "
+            f"(real {100 * q['real_confident_fraction']:.1f}%), Fréchet distance "
+            f"{q['frechet_distance']:.1f}",
+            flush=True,
+        )
+    gap = {t: abs(q["confident_fraction"] - q["real_confident_fraction"]) for t, q in found.items()}
+    return min(sorted(gap, reverse=True), key=gap.get), found
 
 
 def _features(classifier, x):

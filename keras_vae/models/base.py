@@ -113,6 +113,7 @@ class LatentVariableModel(keras.Model):
         """KL(q(z_d|x) || p(z_d)) per example and latent dim, or None where not defined."""
         raise NotImplementedError
 
+    @backend.without_gradients
     def layer_kls(self, x, *, labels=None):
         """{layer name: KL per example (batch,)} (see `latent_layers`), from one draw seeded
         by the model's seed: the closed form where there is one, else an estimate."""
