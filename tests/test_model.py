@@ -347,7 +347,7 @@ def test_iwae_training_and_residual_blocks(shapes_images):
     model = small_vae(objective=objectives.IWAE(num_samples=4), architecture={"residual_blocks": 1})
     assert model.count_params() > small_vae().count_params()
     model.compile(optimizer=keras.optimizers.Adam(2e-3))
-    history = model.fit(shapes_images[0][:512], batch_size=64, epochs=2, verbose=0)
+    history = model.fit(shapes_images[0][:256], batch_size=32, epochs=2, verbose=0)
     assert history.history["loss"][1] < history.history["loss"][0]
 
 
