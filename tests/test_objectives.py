@@ -113,7 +113,9 @@ def test_unknown_parts_are_named_with_the_choices():
         match=r"likelihood\. Expected one of \['bernoulli', 'gaussian', 'logistic'\].*'poisson'",
     ):
         likelihoods.get("poisson")
-    with pytest.raises(ValueError, match=r"objective\. Expected one of \['elbo', 'iwae'\]"):
+    with pytest.raises(
+        ValueError, match=r"objective\. Expected one of \['elbo', 'iwae', 'tcvae'\]"
+    ):
         objectives.get("vampprior")
     with pytest.raises(ValueError, match=r"a name of .* when its arguments \['beta'\] are given"):
         objectives.get(objectives.ELBO(), beta=2.0)

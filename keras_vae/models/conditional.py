@@ -16,7 +16,7 @@ from keras import ops
 
 from keras_vae import backend, validation
 from keras_vae.models import labels as labels_lib
-from keras_vae.models import network_checks
+from keras_vae.models import network_checks, objectives
 from keras_vae.models.serving import Endpoint
 from keras_vae.models.vae import VAE
 
@@ -65,6 +65,8 @@ class ConditionalVAE(VAE):
         # Held out of Keras's tracking until `_add_parts`, so that the layers' order (and the
         # optimizer's variables) stay those of the files 0.2 saved.
         self._given = types.SimpleNamespace(classifier=classifier)
+        kwargs["objective"] = objectives.get(kwargs.get("objective", "elbo"))
+        objectives.refuse_draws(kwargs["objective"], type(self).__name__)
         super().__init__(encoder, decoder, name=name, **kwargs)
 
     def _add_parts(self):

@@ -101,6 +101,7 @@ class HierarchicalVAE(LatentVariableModel):
         likelihood = likelihoods.get(likelihood or likelihoods.default_for(self.data_shape))
         posterior = top_down.check_posterior(posterior)
         prior, objective = priors.get(prior), objectives.get(objective)
+        objectives.refuse_draws(objective, type(self).__name__)
         objective.check_parts(posterior, prior)
         channels = self.data_shape[-1] * likelihood.params_per_channel
         self.params_shape = (*self.data_shape[:-1], channels)

@@ -6,7 +6,8 @@ A recipe names its model family (`model`, default `"VAE"`) and sets any of:
                      HierarchicalVAE's)
     its parts        likelihood, posterior, prior, objective (aliases), and their arguments:
                      gaussian_scale; flow_steps, flow_units; beta, free_bits,
-                     kl_warmup_steps, kl_schedule, kl_cycle_steps, num_samples
+                     kl_warmup_steps, kl_schedule, kl_cycle_steps, num_samples;
+                     tc_alpha, tc_gamma, tc_estimator, dataset_size (objective tcvae)
     its networks     encoder_filters, decoder_filters, dense_units, kernel_size,
                      residual_blocks, hidden_units, classifier_dropout
 
@@ -39,6 +40,10 @@ PARTS = {
             "kl_schedule": "schedule",
             "kl_cycle_steps": "cycle_steps",
             "num_samples": "num_samples",
+            "tc_alpha": "alpha",
+            "tc_gamma": "gamma",
+            "tc_estimator": "estimator",
+            "dataset_size": "dataset_size",
         },
     ),
 }

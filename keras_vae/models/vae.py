@@ -78,6 +78,9 @@ class VAE(LatentVariableModel):
         name="vae",
         **kwargs,
     ):
+        objective = objectives.get(objective)
+        if objective.term_names:  # logged beside the loss (a TCVAE's three KL parts)
+            kwargs["loss_names"] = (*type(self).loss_names, *objective.term_names)
         super().__init__(seed=seed, name=name, **kwargs)
         classes = self.num_classes or 0
         shapes = network_checks.inspect_encoder(encoder, input_shape, classes)
@@ -86,7 +89,6 @@ class VAE(LatentVariableModel):
         likelihood = likelihoods.get(likelihood or likelihoods.default_for(self.data_shape))
         posterior, prior = posteriors.get(posterior), priors.get(prior)
         posterior.check_context(self.context_dim)
-        objective = objectives.get(objective)
         objective.check_parts(posterior, prior)
         channels = self.data_shape[-1] * likelihood.params_per_channel
         self.params_shape = (*self.data_shape[:-1], channels)
@@ -232,9 +234,8 @@ class VAE(LatentVariableModel):
         eps = self.draw_noise((k * ops.shape(x)[0], self.noise_dim), training)
         terms, kl = self._terms(x, one_hot, eps, k, training)
         step = self.optimizer.iterations if getattr(self, "optimizer", None) is not None else 0
-        loss = self.objective(terms, step)
         return {
-            "loss": loss,
+            **self.objective.terms(terms, step),
             "reconstruction_loss": -ops.mean(terms.log_px, axis=0),
             "kl_loss": kl,
         }
@@ -261,7 +262,8 @@ class VAE(LatentVariableModel):
         kl_example = (
             ops.sum(kl_dims, axis=-1) if kl_dims is not None else ops.mean(by_draw[3], axis=0)
         )
-        return objectives.BoundTerms(*by_draw, kl_dims), kl_example
+        z = ops.reshape(draw.z, (k, -1, self.latent_dim))
+        return objectives.BoundTerms(*by_draw, kl_dims, z, params), kl_example
 
     def evidence(self, x, eps, *, labels=None):
         self._refuse_labels(labels)

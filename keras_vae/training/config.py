@@ -124,6 +124,15 @@ class TrainConfig:
     free_bits: float | None = _model("nats per latent dim not penalised (default 0)")
     objective: str | None = _model("training objective (default elbo)", OBJECTIVES)
     num_samples: int | None = _model("z draws per example (k of IWAE; default 1)")
+    tc_alpha: float | None = _model("tcvae: weight of the index-code mutual information (1)")
+    tc_gamma: float | None = _model("tcvae: weight of the dimension-wise KL (1)")
+    tc_estimator: str | None = _model(
+        "tcvae: q(z) from minibatch-stratified or -weighted sampling (default mss)",
+        objectives.TC_ESTIMATORS,
+    )
+    dataset_size: int | None = _model(
+        "tcvae: the examples q(z) is over (default: the training set's, counted)"
+    )
     gaussian_scale: float | None = _model("fixed std of the Gaussian (default: learned)")
     posterior: str | None = _model(
         "q(z|x): a diagonal Gaussian, or iaf (it through an inverse autoregressive flow)",

@@ -65,8 +65,11 @@ def train(config, extra_callbacks=(), strategy=None):
     if rundir.prepare(run_dir, record, config.overwrite) == "finished" and not config.overwrite:
         return _finished(run_dir, config, chief)
     steps = _steps_per_epoch(train_ds) if config.lr_schedule != "constant" else None
+    size = _dataset_size(config, train_ds)
     with strategy.scope():
-        model = build_model(config, data_shape, steps_per_epoch=steps, num_classes=num_classes)
+        model = build_model(
+            config, data_shape, steps_per_epoch=steps, num_classes=num_classes, dataset_size=size
+        )
 
     rundir.start(run_dir, json.dumps(record, indent=2) + "\n", config.overwrite)
     history, model = _fit(config, model, strategy, run_dir, train_ds, val_ds, extra_callbacks)
@@ -174,16 +177,19 @@ def _export(run_dir, model, export_dir):
         ) from error
 
 
-def build_model(config, data_shape, steps_per_epoch=None, num_classes=None):
+def build_model(config, data_shape, steps_per_epoch=None, num_classes=None, dataset_size=None):
     """A compiled model for `config` and examples of `data_shape` (call in a strategy scope).
 
     The recipe is the preset's settings under the config's (`keras_vae.models.recipes`);
     with labelled data (`config.conditional`) the family defaults to `ConditionalVAE`, of
     the data's `num_classes` unless the config sets them. `steps_per_epoch` (global batches
     per epoch) sets the length of a decaying learning-rate schedule:
-    `config.epochs * steps_per_epoch` optimizer steps.
+    `config.epochs * steps_per_epoch` optimizer steps. `dataset_size` (the training
+    examples) is the TCVAE objective's, unless the config sets it.
     """
     recipe = {**(presets.get(config.preset) if config.preset else {}), **config.model_arguments()}
+    if recipe.get("objective") == "tcvae" and dataset_size is not None:
+        recipe.setdefault("dataset_size", dataset_size)
     if config.conditional:
         recipe.setdefault("model", "ConditionalVAE")
         recipe.setdefault("num_classes", num_classes)
@@ -213,6 +219,23 @@ def build_model(config, data_shape, steps_per_epoch=None, num_classes=None):
     )
     model.compile(optimizer=optimizer, jit_compile=jit)
     return model
+
+
+def _dataset_size(config, dataset):
+    """The training examples, for a TCVAE objective that is not told them: the global
+    batches times the batch size (a last, smaller batch counted whole); else None."""
+    recipe = {**(presets.get(config.preset) if config.preset else {}), **config.model_arguments()}
+    if recipe.get("objective") != "tcvae" or recipe.get("dataset_size") is not None:
+        return None
+    count = int(dataset.cardinality())
+    if count < 1:
+        raise validation.invalid(
+            "dataset_size",
+            "the number of training examples, for objective 'tcvae' with training data whose "
+            "size is not known in advance",
+            None,
+        )
+    return count * config.batch_size
 
 
 def _steps_per_epoch(dataset):
