@@ -11,6 +11,8 @@ import numpy as np
 from keras_vae import validation
 
 SHAPE_NAMES = ("square", "ellipse", "triangle", "heart")
+#: The generating factors, in the columns' order of `factor_array`.
+FACTOR_NAMES = ("shape", "scale", "rotation", "x", "y")
 
 # `scale` is the diameter of the circle enclosing the shape, as a fraction of
 # the image side; every position keeps that circle inside the image.
@@ -61,6 +63,30 @@ def generate(num_examples, image_size=28, seed=0):
             part = {k: v[rows] for k, v in factors.items()}
             images[rows, ..., 0] = _render(sdf, part, image_size)
     return images, factors
+
+
+def factor_array(factors):
+    """`generate`'s factors as one float32 array (N, 5), columns in `FACTOR_NAMES`' order:
+    what the disentanglement metrics (`keras_vae.evaluate.mig`, ...) take.
+
+    Rotation is drawn over a full turn, but a square looks the same every quarter turn and
+    an ellipse every half: no encoder can recover it from the images alone, so its scores
+    stay low for any model.
+
+    Examples:
+
+        >>> images, factors = generate(4, seed=1)
+        >>> factor_array(factors).shape
+        (4, 5)
+    """
+    missing = [name for name in FACTOR_NAMES if name not in factors]
+    if missing:
+        raise validation.invalid(
+            "factors",
+            f"a dict with the keys {list(FACTOR_NAMES)}",
+            validation.Described(f"a dict without {missing}"),
+        )
+    return np.stack([np.asarray(factors[name], np.float32) for name in FACTOR_NAMES], axis=1)
 
 
 def _draw_factors(num_examples, image_size, seed):

@@ -1,5 +1,6 @@
 """Honest likelihoods (importance-sampled log p(x), ELBO, bits/dim, active units, KL per
-dim) and sample quality through a classifier (confident reads, Fréchet distance).
+dim), sample quality through a classifier (confident reads, Fréchet distance), and
+disentanglement against known factors (MIG, SAP, DCI, the FactorVAE score).
 
 Every function takes a keras_vae model (any `LatentVariableModel`: it uses the interface
 only) and NumPy arrays of examples.
@@ -8,6 +9,13 @@ only) and NumPy arrays of examples.
     keras_vae.evaluate.report(model, test_images, num_samples=1000)
 """
 
+from keras_vae.evaluate.disentanglement import (
+    dci,
+    disentanglement,
+    factor_vae_score,
+    mig,
+    sap,
+)
 from keras_vae.evaluate.latents import (
     active_units,
     active_units_per_layer,
@@ -43,4 +51,9 @@ __all__ = [
     "frechet_distance",
     "classifier_network",
     "train_classifier",
+    "mig",
+    "sap",
+    "dci",
+    "factor_vae_score",
+    "disentanglement",
 ]
