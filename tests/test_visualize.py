@@ -270,3 +270,43 @@ def test_class_pictures_need_a_class_conditional_model(labelled, make, condition
 def test_bad_class_picture_arguments_fail_at_construction(labelled, make, message):
     with pytest.raises(ValueError, match=message):
         make(labelled[0])
+
+
+def test_the_traversal_animation_writes_a_gif_and_a_slider_of_frames(images, tmp_path):
+    animation = keras_vae.visualization.TraversalAnimation(
+        images[:3], span=3, steps=5, image_dir=tmp_path / "png", log_dir=tmp_path
+    )
+    model = _fit(images, [animation], epochs=1)
+    path = tmp_path / "png" / "traversal_animation_epoch_0001.gif"
+    with Image.open(path) as gif:
+        assert gif.n_frames == 8  # 5 forward, 3 back (the ends not repeated)
+        gif.seek(0)
+        first = np.asarray(gif.convert("L"))
+        gif.seek(4)
+        last = np.asarray(gif.convert("L"))
+    # 4 dims, one row each, 3 images a row, 28 pixels and 1 of padding.
+    assert first.shape == (4 * 29 - 1, 3 * 29 - 1)
+    assert np.abs(first.astype(int) - last).mean() > 1  # the sweep changes the pictures
+    frames = animation.last_image
+    np.testing.assert_array_equal(frames[0, ..., 0], first)
+    # Rows in order of KL, largest first: the top row moves the most from -3 to 3.
+    order = plotting.dims_by_kl(model, images[:3])
+    kl = np.mean(np.asarray(model.kl_per_dim(images[:3])), axis=0)
+    assert list(order) == sorted(range(4), key=lambda d: -kl[d])
+    events = glob.glob(str(tmp_path / "images" / "events.out.tfevents.*"))
+    counts = [
+        len(value.tensor.string_val) - 2  # width, height, then one PNG per frame
+        for event in tf.compat.v1.train.summary_iterator(events[0])
+        for value in event.summary.value
+    ]
+    assert counts == [5]
+
+
+def test_a_static_traversal_of_chosen_dims(images):
+    model = _fit(images, [], epochs=1)
+    frames = plotting.traversal_frames(model, images[:2], dims=[1, 3], steps=3)
+    assert frames.shape == (3, 2 * 29 - 1, 2 * 29 - 1, 1) and frames.dtype == np.uint8
+    with pytest.raises(ValueError, match="argument frames"):
+        plotting.encode_gif(frames.astype("float32"))
+    with pytest.raises(ValueError, match="argument steps"):
+        keras_vae.visualization.TraversalAnimation(images[:2], steps=1)

@@ -4,7 +4,8 @@ callbacks = keras_vae.visualization.default_callbacks(val_images, image_dir="run
 grid = keras_vae.visualization.plotting.manifold(model)
 """
 
-from keras_vae.visualization import latent, plotting
+from keras_vae.visualization import latent, plotting, projector
+from keras_vae.visualization.animation import TraversalAnimation
 from keras_vae.visualization.callbacks import (
     Analogies,
     ClassSamples,
@@ -17,6 +18,7 @@ from keras_vae.visualization.callbacks import (
     ReconstructionGrid,
     default_callbacks,
 )
+from keras_vae.visualization.projector import LatentProjector, write_projector
 
 __all__ = [
     "ImageCallback",
@@ -26,9 +28,13 @@ __all__ = [
     "LatentScatter",
     "Interpolation",
     "LatentTraversal",
+    "TraversalAnimation",
     "ClassSamples",
     "Analogies",
     "default_callbacks",
+    "LatentProjector",
+    "write_projector",
     "plotting",
+    "projector",
     "latent",
 ]

@@ -74,6 +74,44 @@ def encode_png(image, compress_level=6):
     return buffer.getvalue()
 
 
+def encode_gif(frames, seconds_per_frame=0.1, bounce=True):
+    """Returns the contents of an animated GIF of uint8 frames (T, H, W, 1 or 3), looping.
+
+    Args:
+        frames: uint8 array (T, H, W, C) with T >= 1 and C in {1, 3}.
+        seconds_per_frame: how long each frame shows, > 0.
+        bounce: play forward then back (a sweep from -3 to 3 returns smoothly to -3).
+
+    Examples:
+
+        >>> encode_gif(np.zeros((3, 8, 8, 1), np.uint8))[:6]
+        b'GIF89a'
+    """
+    import io
+
+    from PIL import Image
+
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] not in (1, 3):
+        received = f"an array of dtype {frames.dtype} and shape {frames.shape}"
+        raise validation.invalid("frames", "a uint8 array (T, H, W, C) with C in {1, 3}", received)
+    validation.check_float("seconds_per_frame", seconds_per_frame, positive=True)
+    order = [*range(len(frames)), *range(len(frames) - 2, 0, -1)] if bounce else range(len(frames))
+    pictures = [
+        Image.fromarray(frames[i, ..., 0] if frames.shape[-1] == 1 else frames[i]) for i in order
+    ]
+    buffer = io.BytesIO()
+    pictures[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=int(round(1000 * seconds_per_frame)),
+        loop=0,
+    )
+    return buffer.getvalue()
+
+
 def tile_rows(rows, padding=1):
     """Tiles images (R, K, H, W, C) into one uint8 image with R rows of K images.
 

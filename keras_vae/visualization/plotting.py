@@ -12,6 +12,7 @@ import numpy as np
 from keras_vae import validation
 from keras_vae.visualization import latent
 from keras_vae.visualization.images import (  # the picture primitives, with the figures below
+    encode_gif,
     encode_png,
     figure_to_array,
     image_grid,
@@ -24,6 +25,7 @@ __all__ = [
     "image_grid",
     "tile_rows",
     "encode_png",
+    "encode_gif",
     "save_png",
     "show",
     "figure_to_array",
@@ -33,6 +35,8 @@ __all__ = [
     "manifold",
     "interpolation_grid",
     "traversal_grid",
+    "traversal_frames",
+    "dims_by_kl",
     "attribute_grid",
     "neighbors_grid",
     "class_grid",
@@ -163,6 +167,57 @@ def traversal_grid(model, image, dims=None, span=3.0, steps=9):
     z = latent.encode_mean(model, np.asarray(image, np.float32)[None])[0]
     dims = range(model.latent_dim) if dims is None else dims
     return tile_rows(latent.decode(model, latent.traversal_latents(z, dims, span, steps)))
+
+
+def dims_by_kl(model, images):
+    """The latent dims, the one with the largest mean KL(q(z_d|x) || p(z_d)) over `images`
+    first; by the variance of z_mean where the model has no per-dim KL (a flow, a learned
+    prior).
+
+    Examples:
+
+        >>> dims_by_kl(model, images[:256])[:3]
+        (5, 0, 9)
+    """
+    images = np.asarray(images, np.float32)
+    kl = model.kl_per_dim(images)
+    if kl is not None and np.shape(kl)[-1] == model.latent_dim:  # a hierarchy's are all layers'
+        score = np.mean(np.asarray(kl), axis=0)
+    else:
+        score = latent.encode_mean(model, images).var(axis=0)
+    return tuple(int(d) for d in np.argsort(-score, kind="stable"))
+
+
+def traversal_frames(model, images, dims=None, span=3.0, steps=13):
+    """The frames of a latent traversal animation (disentanglement_lib's): frame t shows
+    one row per dim in `dims`, one column per image, each image's z_mean with that dim set
+    to the t-th of `steps` values in [-span, span].
+
+    Args:
+        model: a keras_vae model without classes.
+        images: the images whose codes are swept (N, H, W, C), N >= 1.
+        dims: the dims, one row each, top first (default: all, by `dims_by_kl`).
+        span: the largest absolute value of the swept dim.
+        steps: frames, an int >= 2.
+
+    Returns:
+        uint8 array (steps, H_grid, W_grid, C): `encode_gif` makes it a GIF.
+
+    Examples:
+
+        >>> traversal_frames(model, images[:4], dims=[0, 1], steps=5).shape
+        (5, 57, 115, 1)
+    """
+    images = validation.check_images("images", images)
+    z = latent.encode_mean(model, images)
+    dims = dims_by_kl(model, images) if dims is None else dims
+    # (N, dims, steps, latent_dim) -> per frame (dims, N) codes
+    swept = np.stack([latent.traversal_latents(code, dims, span, steps) for code in z])
+    frames = []
+    for t in range(steps):
+        codes = swept[:, :, t].transpose(1, 0, 2)  # (dims, N, latent_dim)
+        frames.append(tile_rows(latent.decode(model, codes)))
+    return np.stack(frames)
 
 
 def attribute_grid(model, images, vector, strengths=(-2, -1, 0, 1, 2)):
