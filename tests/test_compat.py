@@ -24,6 +24,13 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "v0_2")
 KINDS = {"vae_conv": "VAE", "vae_iaf": "VAE", "vae_mlp": "VAE", "conditional": "ConditionalVAE"}
 
 
+def assert_same(actual, desired):
+    """Equal up to float32 rounding: the same weights give the same values, but TensorFlow's
+    CPU kernels round in the last bit differently by instruction set (seen: AVX-512 against
+    AMD's AVX2, up to 1.8e-7), so bit equality would test the machine, not the file."""
+    np.testing.assert_allclose(actual, desired, rtol=2e-6, atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def expected():
     return dict(np.load(os.path.join(FIXTURES, "expected.npz")))
@@ -35,11 +42,11 @@ def test_a_0_2_model_loads_and_computes_what_0_2_did(kind, expected, tmp_path):
     assert type(model).__name__ == KINDS[kind]
     given = {"labels": expected[f"{kind}/labels"]} if f"{kind}/labels" in expected else {}
     x, z = expected[f"{kind}/x"], expected[f"{kind}/z"]
-    np.testing.assert_array_equal(model.encode(x, **given)[0], expected[f"{kind}/z_mean"])
-    np.testing.assert_array_equal(model.decode(z, **given), expected[f"{kind}/decoded"])
-    np.testing.assert_array_equal(model.reconstruct(x, **given), expected[f"{kind}/reconstructed"])
+    assert_same(model.encode(x, **given)[0], expected[f"{kind}/z_mean"])
+    assert_same(model.decode(z, **given), expected[f"{kind}/decoded"])
+    assert_same(model.reconstruct(x, **given), expected[f"{kind}/reconstructed"])
     if given:
-        np.testing.assert_array_equal(model.classify(x), expected[f"{kind}/probabilities"])
+        assert_same(model.classify(x), expected[f"{kind}/probabilities"])
     # The optimizer's state came along, each slot beside the variable it belongs to.
     assert int(model.optimizer.iterations) == int(expected[f"{kind}/iterations"])
     slots = [v for v in model.optimizer.variables if v.path.endswith(("_momentum", "_velocity"))]
@@ -48,7 +55,7 @@ def test_a_0_2_model_loads_and_computes_what_0_2_did(kind, expected, tmp_path):
     # Saved again, it loads again (a flow's weights keep the place 0.2 gave them).
     model.save(tmp_path / "again.keras")
     again = keras.models.load_model(tmp_path / "again.keras", safe_mode=True)
-    np.testing.assert_array_equal(again.decode(z, **given), expected[f"{kind}/decoded"])
+    assert_same(again.decode(z, **given), expected[f"{kind}/decoded"])
     labels = given.get("labels")
     again.fit(x, labels, epochs=1, verbose=0)  # and trains on
 
