@@ -1,10 +1,6 @@
 """The hierarchical VAE (models/hierarchical.py): top-down inference through the model
 interface, so that `fit`, `evaluate`, `export`, saving and the CLI take it unchanged."""
 
-import json
-import os
-import sys
-
 import keras
 import numpy as np
 import pytest
@@ -15,8 +11,6 @@ import keras_vae
 from keras_vae import evaluate, export
 from keras_vae.models.hierarchical import HierarchicalVAE
 from keras_vae.models.top_down import bottom_up, gaussian_kl
-
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "helpers"))
 
 ARCHITECTURE = dict(encoder_filters=(8, 16), dense_units=32)
 
@@ -205,27 +199,3 @@ def test_the_unchanged_tools_save_export_and_load_it(tmp_path, shapes_images):
     x = shapes_images[1][:4]
     np.testing.assert_array_equal(loaded.reconstruct(x), model.reconstruct(x))
     np.testing.assert_array_equal(loaded.sample(3, seed=5), model.sample(3, seed=5))
-
-
-@pytest.mark.slow
-def test_a_killed_command_line_run_of_a_hierarchy_resumes(tmp_path):
-    import resume_harness
-
-    flags = ("--model", "HierarchicalVAE", "--latent-dims", "4", "2", "--top-down-units", "8")
-    for name in ("clean", "killed"):
-        (tmp_path / name).mkdir()
-    events, problems = resume_harness.events(str(tmp_path / "clean"), flags)
-    assert problems == []
-    with open(tmp_path / "clean" / "run" / "config.json", encoding="utf-8") as f:
-        config = json.load(f)
-    assert config["model"] == "HierarchicalVAE" and config["latent_dims"] == [4, 2]
-    loaded = keras.models.load_model(tmp_path / "clean" / "run" / "model.keras")
-    assert loaded.latent_layers == {"z1": 4, "z2": 2}
-    with open(tmp_path / "clean" / "run" / "history.csv", encoding="utf-8") as f:
-        assert {"kl_z1", "kl_z2"} <= set(f.readline().strip().split(","))
-    commit = next(
-        n
-        for n, call, path in events
-        if call == "replace" and path.endswith("training_metadata.json")
-    )
-    assert resume_harness.kill_and_resume(str(tmp_path / "killed"), commit + 1, flags) == []

@@ -3,9 +3,11 @@
 benchmarks/resume_after_kill.py tries every kill point (47 of 47 survive, RESULTS.md); this
 tries the two where most is at stake: the backup's first commit (weights, optimizer state and
 the epoch counter replaced together) and publishing the export (a version directory renamed
-into place). tests/test_hierarchical.py kills a run between the commit and history.csv.
+into place). The run killed at its first commit is a HierarchicalVAE's: it writes what a
+plain run writes, in the same order, and its resumed directory must hold the hierarchy.
 """
 
+import json
 import os
 import sys
 
@@ -35,12 +37,26 @@ POINTS = {
 }
 
 
+HIERARCHY = ("--model", "HierarchicalVAE", "--latent-dims", "4", "2", "--top-down-units", "8")
+FLAGS = {"the first commit": HIERARCHY, "publishing the export": ()}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("where", sorted(POINTS))
 def test_a_killed_run_resumes_and_every_epoch_appears_once(clean_run, where, tmp_path):
+    import keras
+
     kill_at = POINTS[where](clean_run)
     assert 1 <= kill_at <= len(clean_run)
-    assert resume_harness.kill_and_resume(str(tmp_path), kill_at) == []
+    assert resume_harness.kill_and_resume(str(tmp_path), kill_at, FLAGS[where]) == []
+    if FLAGS[where] == HIERARCHY:
+        with open(tmp_path / "run" / "config.json", encoding="utf-8") as f:
+            config = json.load(f)
+        assert config["model"] == "HierarchicalVAE" and config["latent_dims"] == [4, 2]
+        loaded = keras.models.load_model(tmp_path / "run" / "model.keras")
+        assert loaded.latent_layers == {"z1": 4, "z2": 2}
+        with open(tmp_path / "run" / "history.csv", encoding="utf-8") as f:
+            assert {"kl_z1", "kl_z2"} <= set(f.readline().strip().split(","))
 
 
 @pytest.mark.slow
