@@ -137,21 +137,52 @@ def _evaluate(args):
 
     if args.out:
         files.check_writable(os.path.dirname(os.path.abspath(args.out)), "the results")
+    _check_factor_flags(args)
     model = _load_vae(args.model)
     labels = None if args.labels_key is None else _read_labels(args, model)
     options = dict(batch_size=256, shuffle=False, binarize="static" if args.binarize else False)
-    if args.data:
+    if args.factors_key:
+        dataset = data.from_npz(args.data, args.npz_key, factors_key=args.factors_key, **options)
+    elif args.data:
         dataset = data.from_array(data.read_images(args.data, key=args.npz_key), **options)
     else:
-        dataset = data.load(args.dataset, args.split, num_examples=args.limit, **options)
-    images = np.concatenate([batch.numpy() for batch in dataset])[: args.limit]
+        options.update(num_examples=args.limit, with_factors=args.disentanglement)
+        dataset = data.load(args.dataset, args.split, **options)
+    batches = list(dataset.as_numpy_iterator())
+    if args.disentanglement:
+        images, factors = (np.concatenate(part)[: args.limit] for part in zip(*batches))
+    else:
+        images = np.concatenate(batches)[: args.limit]
     labels = None if labels is None else labels[: args.limit]
     result = evaluate.report(model, images, num_samples=args.num_samples, labels=labels)
+    if args.disentanglement:
+        result["disentanglement"] = evaluate.disentanglement(model, images, factors)
     text = json.dumps(result, indent=2)
     if args.out:
         files.write_text(args.out, text + "\n")
     print(text)
     return 0
+
+
+def _check_factor_flags(args):
+    """`--disentanglement` needs data with known factors: shapes, or a .npz file's array."""
+    from keras_vae import validation
+
+    if args.factors_key is not None and not (args.data and args.data.endswith(".npz")):
+        given = validation.Described(f"{args.factors_key!r} with --data {args.data}")
+        raise validation.invalid(
+            "factors_key", "an array of the .npz file given with --data", given
+        )
+    if args.factors_key is not None:
+        args.disentanglement = True
+    elif args.disentanglement and (args.data or args.dataset != "shapes"):
+        source = f"--data {args.data}" if args.data else f"--dataset {args.dataset}"
+        raise validation.invalid(
+            "disentanglement",
+            "data with known factors: --dataset shapes, or --data FILE.npz with "
+            "--factors-key naming its factors (N, num_factors)",
+            validation.Described(f"--disentanglement with {source}, which has no factors"),
+        )
 
 
 def _read_labels(args, model):
@@ -304,6 +335,16 @@ def _add_evaluate_flags(evaluate):
         "--labels-key",
         help="the --data .npz file's array of classes: also report a model with classes' "
         "classification_error",
+    )
+    evaluate.add_argument(
+        "--disentanglement",
+        action="store_true",
+        help="also report MIG, SAP, DCI and the FactorVAE score against the data's known "
+        "factors (--dataset shapes, or --factors-key)",
+    )
+    evaluate.add_argument(
+        "--factors-key",
+        help="the --data .npz file's array of factors (N, num_factors) (implies --disentanglement)",
     )
     evaluate.add_argument(
         "--binarize",

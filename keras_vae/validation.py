@@ -132,13 +132,7 @@ def check_array(
     if array.shape[0] == 0 or array.size == 0:
         raise invalid(f"{name}.shape", "at least one non-empty example", array.shape)
     array = array.astype(np.float32, copy=False)
-    finite = np.isfinite(array)
-    if not finite.all():
-        raise invalid(
-            name,
-            "finite values",
-            Described(f"{finite.size - np.count_nonzero(finite)} NaN or inf values"),
-        )
+    check_finite(name, array)
     if unit_interval:
         low, high = float(array.min()), float(array.max())
         if low < 0.0 or high > 1.0:
@@ -246,6 +240,43 @@ def check_labels(
             Described(f"{len(array)} labels, all -1 (unlabelled)"),
         )
     return array.astype(np.int32)
+
+
+def check_finite(name, array):
+    """Raises unless every value of the NumPy `array` is finite, counting the others."""
+    finite = np.isfinite(array)
+    if not finite.all():
+        raise invalid(
+            name,
+            "finite values",
+            Described(f"{finite.size - np.count_nonzero(finite)} NaN or inf values"),
+        )
+
+
+def check_factors(name, factors, count):
+    """Checks the factors that made `count` examples: numbers (count, num_factors) (or
+    (count,) for one factor), all finite. Returns them as a float64 (count, F) array."""
+    if factors is None:
+        raise invalid(
+            name,
+            "the factors that made the data, (N, num_factors) (these metrics compare codes "
+            "with known factors; data without them cannot be scored)",
+            factors,
+        )
+    factors = np.asarray(factors)
+    if factors.ndim == 1:
+        factors = factors[:, None]
+    if factors.ndim != 2 or len(factors) != count or factors.shape[1] == 0:
+        raise invalid(
+            f"{name}.shape",
+            f"({count}, num_factors): one row of factors per example",
+            factors.shape,
+        )
+    if not np.issubdtype(factors.dtype, np.number) or factors.dtype == bool:
+        raise invalid(f"{name}.dtype", "numbers", factors.dtype)
+    factors = factors.astype(np.float64)
+    check_finite(name, factors)
+    return factors
 
 
 def graph_check(condition, argument, expected, values=None):

@@ -10,9 +10,9 @@ import tensorflow_datasets as tfds
 from PIL import Image
 
 from keras_vae import data
-from keras_vae.data import sources
+from keras_vae.data import tfds_loading
 
-_PROBE = sources._can_download  # The real one, before `no_network` replaces it.
+_PROBE = tfds_loading._can_download  # The real one, before `no_network` replaces it.
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def no_network(monkeypatch):
     def probe(timeout=3.0):
         raise AssertionError("a test tried to reach the network")
 
-    monkeypatch.setattr(sources, "_can_download", probe)
+    monkeypatch.setattr(tfds_loading, "_can_download", probe)
 
 
 def batches(dataset):
@@ -325,7 +325,7 @@ def test_shapes_options():
 @pytest.fixture
 def mocked_tfds(monkeypatch):
     """tfds with random data and a download step that does nothing."""
-    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
+    monkeypatch.setattr(tfds_loading, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=12):
         yield
 
@@ -347,7 +347,7 @@ def test_tfds_options(mocked_tfds):
 
 
 def test_binarized_mnist_keeps_its_zero_one_pixels(monkeypatch):
-    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
+    monkeypatch.setattr(tfds_loading, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=4, max_value=2):  # Exclusive: pixels 0 or 1.
         out = concat(data.load("binarized_mnist", shuffle=False))
     assert set(np.unique(out)) == {0.0, 1.0}
@@ -374,15 +374,15 @@ def test_the_probe_answers_false_fast_when_the_host_is_unreachable(monkeypatch):
         released.wait(10)
         raise OSError("timed out")
 
-    monkeypatch.setattr(sources.socket, "create_connection", refuse)
+    monkeypatch.setattr(tfds_loading.socket, "create_connection", refuse)
     assert _PROBE() is False
-    monkeypatch.setattr(sources.socket, "create_connection", hang)
+    monkeypatch.setattr(tfds_loading.socket, "create_connection", hang)
     start = time.perf_counter()
     assert _PROBE(timeout=0.2) is False
     assert time.perf_counter() - start < 2
     released.set()
     monkeypatch.setattr(
-        sources.socket, "create_connection", lambda address, timeout: open(__file__)
+        tfds_loading.socket, "create_connection", lambda address, timeout: open(__file__)
     )
     assert _PROBE() is True
 
@@ -390,7 +390,9 @@ def test_the_probe_answers_false_fast_when_the_host_is_unreachable(monkeypatch):
 @pytest.mark.parametrize("download", [False, True])
 def test_unprepared_dataset_fails_fast_with_a_way_out(tmp_path, monkeypatch, download):
     probes = []
-    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: probes.append(1) or False)
+    monkeypatch.setattr(
+        tfds_loading, "_can_download", lambda timeout=3.0: probes.append(1) or False
+    )
     start = time.perf_counter()
     with pytest.raises(data.DatasetUnavailableError) as raised:
         data.load("mnist", data_dir=str(tmp_path), download=download)

@@ -9,7 +9,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from keras_vae import cli, data
-from keras_vae.data import sources
+from keras_vae.data import tfds_loading
 
 
 def digits(n=100, labelled=10, seed=0):
@@ -134,7 +134,7 @@ def test_npz_labels(tmp_path):
 
 
 def test_tfds_and_shapes_labels(monkeypatch):
-    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
+    monkeypatch.setattr(tfds_loading, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=12):
         x, y = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False)))
     assert x.shape == (12, 28, 28, 1) and y.dtype == tf.int32 and 0 <= y.numpy().min()
@@ -151,7 +151,7 @@ def _unseen(augmented, originals):
 
 
 def test_named_datasets_augment_their_labelled_training_images(monkeypatch):
-    monkeypatch.setattr(sources, "_can_download", lambda timeout=3.0: True)
+    monkeypatch.setattr(tfds_loading, "_can_download", lambda timeout=3.0: True)
     with tfds.testing.mock_data(num_examples=12):
         raw, _ = next(iter(data.load("mnist", batch_size=12, with_labels=True, shuffle=False)))
         turned, labels = next(

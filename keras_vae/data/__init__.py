@@ -11,13 +11,13 @@ from keras_vae.data.sources import (
     BUILTIN_DATASETS,
     IMAGE_EXTENSIONS,
     SHAPES_SPLITS,
-    DatasetUnavailableError,
     from_directory,
     from_npz,
     load,
     read_images,
     read_labels,
 )
+from keras_vae.data.tfds_loading import DatasetUnavailableError
 
 __all__ = [
     "load",

@@ -24,6 +24,7 @@ def from_array(
     x,
     labels=None,
     *,
+    factors=None,
     num_classes=None,
     labelled_fraction=None,
     labelled_shift=0,
@@ -46,6 +47,11 @@ def from_array(
         labels: None, or N integer class labels, -1 for an unlabelled example (for
             `keras_vae.ConditionalVAE`). The dataset then yields `(x, labels)` batches.
             Training data (`shuffle=True`) need at least one labelled example.
+        factors: None, or what made each example, (N, num_factors) numbers (or (N,) for
+            one), all finite: the dataset then yields `(x, factors)` batches of float32
+            factors, for `keras_vae.evaluate.disentanglement` (a dSprites or 3D Shapes
+            array, or a table with known causes). Not with labels; not for `fit`, which
+            takes no targets for a model without classes.
         num_classes: the classes C the labels must lie below, checked now (a label of C
             or more is refused here rather than at the batch that holds it in `fit`); None
             checks only that they are >= -1.
@@ -77,6 +83,10 @@ def from_array(
         >>> x, y = next(iter(from_array(np.zeros((100, 30), np.float32), labels, batch_size=8)))
         >>> int((y >= 0).numpy().sum())                          # a quarter of every batch
         2
+        >>> f = np.random.default_rng(0).uniform(size=(100, 3))   # three known factors
+        >>> x, factors = next(iter(from_array(np.zeros((100, 30), np.float32), factors=f)))
+        >>> factors.shape
+        TensorShape([100, 3])
     """
     options = check_options(
         batch_size=batch_size,
@@ -105,6 +115,8 @@ def from_array(
         raise validation.invalid(
             "image_size", f"None for data that are not images (x has shape {x.shape})", image_size
         )
+    if factors is not None:
+        return _factor_pipeline(x, labels, factors, options)
     if labels is None:
         # Slicing the array as it is (maybe uint8) keeps the in-graph copy small.
         dataset = tf.data.Dataset.from_tensor_slices(x).map(to_unit_range, tf.data.AUTOTUNE)
@@ -126,6 +138,18 @@ def from_array(
     if options["shuffle"] and any(augment.values()):
         return augmented_pipeline(_examples(x, labels), augment, options)
     return build_pipeline(_examples(x, labels), **options)
+
+
+def _factor_pipeline(x, labels, factors, options):
+    """`(x, factors)` examples: the factors checked and as float32, shuffled with x."""
+    if labels is not None:
+        raise validation.invalid(
+            "factors",
+            "None with labels (a dataset yields labels or factors, not both)",
+            validation.Described("factors and labels"),
+        )
+    factors = validation.check_factors("factors", factors, len(x)).astype(np.float32)
+    return build_pipeline(_examples(x, factors), **options)
 
 
 def check_augmentation(labelled_shift=0, labelled_rotation=0.0, labelled_zoom=0.0):

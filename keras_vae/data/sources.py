@@ -3,11 +3,8 @@
 Each source returns a `keras_vae.data.pipeline` dataset and takes its options.
 """
 
-import difflib
 import os
 import pathlib
-import socket
-import threading
 import warnings
 import zipfile
 
@@ -22,8 +19,8 @@ from keras_vae.data.pipeline import (
     check_augmentation,
     check_options,
     from_array,
-    to_unit_range,
 )
+from keras_vae.data.tfds_loading import tfds_images
 
 BUILTIN_DATASETS = ("shapes",)
 # Examples per split of the built-in "shapes" set. A split's content depends
@@ -34,22 +31,13 @@ _SHAPES_SEEDS = {"train": 1, "validation": 2, "test": 3}
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 _DECODABLE_FORMATS = ("PNG", "JPEG", "BMP", "GIF")  # What tf.io.decode_image reads.
 
-# tfds datasets whose integer pixels are not 0..255.
-_TFDS_MAX_VALUES = {"binarized_mnist": 1}
-
-# Where tfds downloads from (prepared datasets, and e.g. MNIST's own files).
-_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
-
-
-class DatasetUnavailableError(FileNotFoundError):
-    """A tfds dataset is not prepared locally and cannot be downloaded."""
-
 
 def load(
     name,
     split="train",
     *,
     with_labels=False,
+    with_factors=False,
     batch_size=128,
     shuffle=True,
     binarize=False,
@@ -73,6 +61,9 @@ def load(
             (e.g. `"train[:90%]"`) otherwise.
         with_labels: whether to yield `(images, labels)` batches: the tfds `label` feature, or
             the shape's index into `shapes.SHAPE_NAMES` for shapes.
+        with_factors: shapes only: whether to yield `(images, factors)` batches, the
+            factors (B, 5) float32 in `shapes.FACTOR_NAMES`' order (for
+            `keras_vae.evaluate.disentanglement`). Not with labels.
         batch_size: Images per batch, an int >= 1.
         shuffle: Whether to reshuffle the images every epoch.
         binarize: `False`; `True`/`"dynamic"` to draw `Bernoulli(x)` pixels anew every epoch
@@ -116,13 +107,24 @@ def load(
         raise validation.invalid("name", "a dataset name (a string)", name)
     if not isinstance(with_labels, bool):
         raise validation.invalid("with_labels", "True or False", with_labels)
+    if not isinstance(with_factors, bool):
+        raise validation.invalid("with_factors", "True or False", with_factors)
+    if with_factors and with_labels:
+        raise validation.invalid("with_factors", "False with with_labels=True", with_factors)
+    if with_factors and name != "shapes":
+        raise validation.invalid(
+            "with_factors",
+            "False for a tfds dataset (only the built-in 'shapes' knows what made its images; "
+            "bring your own with keras_vae.data.from_array(x, factors=...))",
+            validation.Described(f"True with dataset {name!r}"),
+        )
     augment = check_augmentation(labelled_shift, labelled_rotation, labelled_zoom)
     for key, value in augment.items():
         if value and not with_labels:
             raise validation.invalid(f"labelled_{key}", "0 unless with_labels=True", value)
     if name == "shapes":
-        return _load_shapes(split, num_examples, options, with_labels, augment)
-    images = _tfds_images(name, split, data_dir, download, with_labels)
+        return _load_shapes(split, num_examples, options, with_labels, augment, with_factors)
+    images = tfds_images(name, split, data_dir, download, with_labels)
     if num_examples is not None:
         images = images.take(num_examples)
     spec = images.element_spec[0] if with_labels else images.element_spec
@@ -135,7 +137,7 @@ def load(
     return build_pipeline(images, **options)
 
 
-def from_npz(path, key="images", labels_key=None, **options):
+def from_npz(path, key="images", labels_key=None, factors_key=None, **options):
     """Makes a dataset from the array stored under `key` in an .npz file.
 
     Args:
@@ -143,21 +145,27 @@ def from_npz(path, key="images", labels_key=None, **options):
         key: Name of the array in the file (images, sequences or vectors, as `from_array`).
         labels_key: None, or the name of the file's integer labels (-1: unlabelled): the
             dataset then yields `(x, labels)` batches, mixed as in `from_array`.
+        factors_key: None, or the name of the file's factors (N, num_factors): the dataset
+            then yields `(x, factors)` batches, as `from_array(x, factors=...)` (e.g.
+            dSprites' `latents_values`).
         **options: Options of `from_array`.
 
     Returns:
-        A `tf.data.Dataset` of float32 images in [0, 1] (and int32 labels).
+        A `tf.data.Dataset` of float32 images in [0, 1] (and int32 labels, or factors).
 
     Examples:
 
         >>> dataset = from_npz("digits.npz", key="images", batch_size=64)
         >>> labelled = from_npz("digits.npz", labels_key="labels")     # (images, labels)
+        >>> known = from_npz("dsprites.npz", "imgs", factors_key="latents_values")
     """
     labelled = {
         k: options.pop(k) for k in list(options) if k.startswith("labelled_") or k == "num_classes"
     }
     check_options(**options)  # Fail before reading a maybe large file.
     labels = read_labels(path, labels_key) if labels_key is not None else None
+    if factors_key is not None:
+        options["factors"] = _read_npz(path, factors_key, "factors_key")
     return from_array(_read_npz(path, key), labels, **labelled, **options)
 
 
@@ -317,7 +325,7 @@ def _decode(file, channels, all_grey):
     return image[..., :1] if all_grey else tf.image.rgb_to_grayscale(image)
 
 
-def _load_shapes(split, num_examples, options, with_labels=False, augment=None):
+def _load_shapes(split, num_examples, options, with_labels=False, augment=None, with_factors=False):
     if split not in SHAPES_SPLITS:
         expected = f"one of {tuple(SHAPES_SPLITS)} for the shapes dataset"
         raise validation.invalid("split", expected, split)
@@ -329,72 +337,7 @@ def _load_shapes(split, num_examples, options, with_labels=False, augment=None):
     # Square sizes are drawn as they are; others are resized from a square.
     resize = (height, width) if height != width else None
     labels = factors["shape"] if with_labels else None
+    if with_factors:
+        options = dict(options, factors=shapes.factor_array(factors))
     augment = {f"labelled_{key}": value for key, value in (augment or {}).items()}
     return from_array(images, labels, **augment, **dict(options, image_size=resize))
-
-
-def _tfds_images(name, split, data_dir, download, with_labels=False):
-    """Returns the images of a prepared tfds dataset as float32 in [0, 1] (and int32 labels)."""
-    import tensorflow_datasets as tfds  # Slow to import; only needed here.
-
-    dataset_name, _ = tfds.core.naming.parse_builder_name_kwargs(name)
-    if not dataset_name.namespace:
-        known = tfds.list_builders(with_community_datasets=False)
-        if dataset_name.name not in known:
-            close = difflib.get_close_matches(dataset_name.name, known, n=3)
-            expected = (
-                f"{BUILTIN_DATASETS[0]!r} (built in) or any tensorflow-datasets image dataset in "
-                "tfds.list_builders(), e.g. 'mnist', 'fashion_mnist', 'cifar10'"
-                + (f" (did you mean {close}?)" if close else "")
-            )
-            raise validation.invalid("name", expected, name)
-    builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
-        if not download:
-            _unavailable(name, builder.data_dir_root, "download=False was passed")
-        if not _can_download():
-            _unavailable(name, builder.data_dir_root, f"{_DOWNLOAD_HOST[0]} is unreachable")
-        builder.download_and_prepare()
-    if "image" not in builder.info.features:
-        expected = f"a dataset with an 'image' feature (it has {list(builder.info.features)})"
-        raise validation.invalid("name", expected, name)
-    if with_labels and "label" not in builder.info.features:
-        features = list(builder.info.features)
-        expected = f"with_labels=False: dataset {name!r} has no 'label' feature ({features})"
-        raise validation.invalid("with_labels", expected, with_labels)
-    max_value = _TFDS_MAX_VALUES.get(dataset_name.name)
-    dataset = builder.as_dataset(split=split, shuffle_files=False)
-    if with_labels:
-        return dataset.map(
-            lambda x: (to_unit_range(x["image"], max_value), tf.cast(x["label"], tf.int32)),
-            tf.data.AUTOTUNE,
-        )
-    return dataset.map(lambda x: to_unit_range(x["image"], max_value), tf.data.AUTOTUNE)
-
-
-def _unavailable(name, data_dir, reason):
-    raise DatasetUnavailableError(
-        f"Dataset {name!r} is not prepared in {data_dir} and cannot be downloaded ({reason}). "
-        "Use local images instead: keras_vae.data.from_npz('images.npz') or "
-        "keras_vae.data.from_directory('images/') (CLI: --data FILE.npz or --data DIR); or copy "
-        "a prepared tensorflow_datasets directory (e.g. ~/tensorflow_datasets from a machine "
-        "with internet access) and pass it as data_dir."
-    )
-
-
-def _can_download(timeout=3.0):
-    """Returns whether the tfds download host answers within `timeout` s."""
-    answered = []
-
-    def connect():
-        try:
-            socket.create_connection(_DOWNLOAD_HOST, timeout=timeout).close()
-            answered.append(True)
-        except OSError:
-            pass
-
-    # A daemon thread bounds the wait, DNS look-up included.
-    thread = threading.Thread(target=connect, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answered)

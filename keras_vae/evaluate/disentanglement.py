@@ -204,21 +204,26 @@ def factor_vae_score(
     return float(right / votes[1].sum())
 
 
-def disentanglement(model, images, factors, discrete=None, batch_size=100, seed=0):
+def disentanglement(model, images, factors=None, discrete=None, batch_size=100, seed=0):
     """Every metric of this module on `model`'s codes of `images`: the posterior means
     (`model.encode`'s point, in batches of `batch_size`).
 
     Args:
         model: a keras_vae model.
-        images: examples (N, *data_shape).
-        factors: what made them (N, num_factors), e.g. `keras_vae.data.shapes.factor_array`.
+        images: examples (N, *data_shape); or a `tf.data.Dataset` of `(x, factors)` batches,
+            such as `keras_vae.data.load("shapes", "test", with_factors=True)` or
+            `keras_vae.data.from_array(x, factors=f, shuffle=False)`.
+        factors: what made the examples (N, num_factors), e.g.
+            `keras_vae.data.shapes.factor_array`; None when `images` is a dataset.
         discrete, seed: as in the metrics.
 
     Returns:
         dict: `mig`, `sap`, `dci_disentanglement`, `dci_completeness`,
         `dci_informativeness` and `factor_vae_score` (`SCORES`).
     """
-    factors = _checked_factors(factors, len(np.asarray(images)))
+    if validation.is_dataset(images):
+        images, factors = _dataset_factors(images, factors)
+    factors = validation.check_factors("factors", factors, len(np.asarray(images)))
     codes = posterior_means(model, images, batch_size)
     scores = dci(codes, factors, discrete, seed)
     return {
@@ -241,7 +246,7 @@ def _checked(codes, factors, discrete, minimum_codes=1):
             codes.shape,
         )
     codes = validation.check_array("codes", codes.astype(np.float64))
-    factors = _checked_factors(factors, len(codes))
+    factors = validation.check_factors("factors", factors, len(codes))
     if discrete is None:
         discrete = [_looks_discrete(v) for v in factors.T]
     discrete = [bool(d) for d in np.atleast_1d(discrete)]
@@ -265,34 +270,25 @@ def _checked(codes, factors, discrete, minimum_codes=1):
     return codes.astype(np.float64), factors, discrete
 
 
-def _checked_factors(factors, num_examples):
-    if factors is None:
+def _dataset_factors(dataset, factors):
+    """The examples and factors of a dataset of `(x, factors)` batches, as arrays."""
+    if factors is not None:
         raise validation.invalid(
-            "factors",
-            "the factors that made the data, (N, num_factors) (these metrics compare codes "
-            "with known factors; data without them cannot be scored)",
-            factors,
+            "factors", "None when the images are a dataset (it yields its own factors)", factors
         )
-    factors = np.asarray(factors)
-    if factors.ndim == 1:
-        factors = factors[:, None]
-    if factors.ndim != 2 or len(factors) != num_examples or factors.shape[1] == 0:
+    spec = dataset.element_spec
+    if not (isinstance(spec, tuple) and len(spec) == 2):
         raise validation.invalid(
-            "factors.shape",
-            f"({num_examples}, num_factors): one row of factors per example",
-            factors.shape,
+            "images",
+            "a dataset of (x, factors) batches, e.g. keras_vae.data.load('shapes', "
+            "with_factors=True) or keras_vae.data.from_array(x, factors=f); or arrays "
+            "with factors=",
+            validation.Described(f"a dataset of {spec}"),
         )
-    if not np.issubdtype(factors.dtype, np.number) or factors.dtype == bool:
-        raise validation.invalid("factors.dtype", "numbers", factors.dtype)
-    factors = factors.astype(np.float64)
-    finite = np.isfinite(factors)
-    if not finite.all():
-        raise validation.invalid(
-            "factors",
-            "finite values",
-            validation.Described(f"{finite.size - np.count_nonzero(finite)} NaN or inf values"),
-        )
-    return factors
+    batches = list(dataset.as_numpy_iterator())
+    if not batches:
+        raise validation.invalid("images", "a non-empty dataset", validation.Described("none"))
+    return (np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches]))
 
 
 def _looks_discrete(values):
