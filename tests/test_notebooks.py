@@ -16,7 +16,7 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 CELL_TIMEOUT = 300
 
 
-def test_there_are_five_notebooks():
+def test_there_are_six_notebooks():
     names = [os.path.basename(path) for path in NOTEBOOKS]
     assert names == [
         "01_quickstart.ipynb",
@@ -24,6 +24,7 @@ def test_there_are_five_notebooks():
         "03_export_and_serve.ipynb",
         "04_semi_supervised.ipynb",
         "05_tabular_anomaly.ipynb",
+        "06_disentanglement.ipynb",
     ]
 
 

@@ -161,16 +161,28 @@ def test_bad_settings_are_refused_early(build, message):
 def test_a_command_line_run_counts_its_examples_and_logs_the_terms(tmp_path):
     import csv
 
-    from keras_vae import cli
+    from keras_vae import cli, presets
 
     run = tmp_path / "run"
     flags = ["--epochs", "1", "--num-examples", "200", "--batch-size", "50", "--latent-dim", "3"]
-    flags += ["--objective", "tcvae", "--beta", "4", "--tc-gamma", "2", "--no-images"]
+    flags += ["--preset", "shapes_tcvae", "--beta", "4", "--tc-gamma", "2", "--no-images"]
     flags += ["--verbose", "0", "--export-dir", "", "--out", str(run)]
     assert cli.main(["train", *flags]) == 0
     model = keras.models.load_model(run / "model.keras")
-    # 200 shapes, a tenth held out: 180 in 4 batches of 50, counted 200.
+    # 200 shapes, a tenth held out: 180 in 4 batches of 50, counted 200 (not the preset's).
+    assert presets.get("shapes_tcvae")["dataset_size"] != 200
     assert model.objective.dataset_size == 200
     assert (model.objective.beta, model.objective.gamma) == (4.0, 2.0)
     with open(run / "history.csv") as f:
         assert {"total_correlation", "val_total_correlation"} <= set(next(csv.DictReader(f)))
+
+
+def test_the_preset_takes_another_objective_with_the_same_networks():
+    tcvae = keras_vae.VAE.from_preset("shapes_tcvae", seed=0)
+    assert isinstance(tcvae.objective, objectives.TCVAE) and tcvae.objective.beta == 6.0
+    # None is a setting's default: the ELBO takes no dataset_size, and is not given one.
+    vae = keras_vae.VAE.from_preset("shapes_tcvae", objective="elbo", dataset_size=None, seed=0)
+    assert isinstance(vae.objective, objectives.ELBO) and vae.objective.beta == 6.0
+    assert vae.count_params() == tcvae.count_params()
+    with pytest.raises(ValueError, match="argument dataset_size. Expected None with objective"):
+        keras_vae.VAE.from_preset("shapes_tcvae", objective="elbo")

@@ -128,10 +128,12 @@ def make_part(kind, recipe, data_shape):
     choices = parts.registered(base)
     if name not in choices:
         return parts.get(name, base, kind)  # the package's error, listing the choices
-    given = {arg: recipe[setting] for setting, arg in arguments.items() if setting in recipe}
+    # A setting of None is the part's default (as a TrainConfig field left unset).
+    set_ = {setting for setting in arguments if recipe.get(setting) is not None}
+    given = {arg: recipe[setting] for setting, arg in arguments.items() if setting in set_}
     accepted = _accepted(choices[name], "__init__")
     for setting, arg in arguments.items():
-        if setting in recipe and arg not in accepted:
+        if setting in set_ and arg not in accepted:
             raise validation.invalid(
                 setting, f"None with {kind}={name!r}, which takes no {arg}", recipe[setting]
             )

@@ -300,5 +300,6 @@ def config_for(out, preset=None, **settings):
     base = {}
     if preset:
         names = {f.name for f in dataclasses.fields(TrainConfig)}
-        base = {k: v for k, v in presets.get(preset).items() if k in names}
+        # A preset's dataset_size counts the data it was made for; a run counts its own.
+        base = {k: v for k, v in presets.get(preset).items() if k in names - {"dataset_size"}}
     return TrainConfig(out=out, preset=preset, **{**base, **settings})

@@ -185,11 +185,12 @@ def build_model(config, data_shape, steps_per_epoch=None, num_classes=None, data
     the data's `num_classes` unless the config sets them. `steps_per_epoch` (global batches
     per epoch) sets the length of a decaying learning-rate schedule:
     `config.epochs * steps_per_epoch` optimizer steps. `dataset_size` (the training
-    examples) is the TCVAE objective's, unless the config sets it.
+    examples, counted when the config does not set them) is the TCVAE objective's, in
+    place of a preset's.
     """
     recipe = {**(presets.get(config.preset) if config.preset else {}), **config.model_arguments()}
     if recipe.get("objective") == "tcvae" and dataset_size is not None:
-        recipe.setdefault("dataset_size", dataset_size)
+        recipe["dataset_size"] = dataset_size  # the run's data, not a preset's
     if config.conditional:
         recipe.setdefault("model", "ConditionalVAE")
         recipe.setdefault("num_classes", num_classes)
@@ -222,10 +223,11 @@ def build_model(config, data_shape, steps_per_epoch=None, num_classes=None, data
 
 
 def _dataset_size(config, dataset):
-    """The training examples, for a TCVAE objective that is not told them: the global
-    batches times the batch size (a last, smaller batch counted whole); else None."""
+    """The training examples, for a TCVAE objective whose config does not set them (a
+    preset's count is for its own data): the global batches times the batch size (a last,
+    smaller batch counted whole); else None."""
     recipe = {**(presets.get(config.preset) if config.preset else {}), **config.model_arguments()}
-    if recipe.get("objective") != "tcvae" or recipe.get("dataset_size") is not None:
+    if recipe.get("objective") != "tcvae" or config.dataset_size is not None:
         return None
     count = int(dataset.cardinality())
     if count < 1:
